@@ -57,6 +57,8 @@ echo "== run folder: $RUN_DIR (log: $LOG)" | tee -a "$LOG"
 COMMON=(-p profile "$PROFILE" -p run_dir "$RUN_DIR" -p layout "$LAYOUT" -p data_dir "$DATA_DIR" -p seed "$SEED")
 [[ "$LAYOUT" != zoo ]] && COMMON+=(-p test_center_crop 512)
 
+python -m camlib.validate "${COMMON[@]}" "${PARAMS[@]}" | tee -a "$LOG" || exit 2
+
 for notebook in notebooks/[0-9][0-9]_*.ipynb; do
   name=$(basename "$notebook" .ipynb)
   [[ -n "$ONLY" && "$name" != *"$ONLY"* && "$name" != 99_report ]] && continue

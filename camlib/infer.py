@@ -15,6 +15,7 @@ from .runs import atomic_write_text
 CROP_MODES = ("center", "five", "grid", "full")
 TRANSFORM_MODES = {"none": 1, "flip": 2, "d4": 8}
 UNALTERED_WEIGHT, MANIPULATED_WEIGHT = 0.7, 0.3  # the challenge's weighting of its two test halves
+MIN_INPUT_SIZE = 32  # smaller images carry too few pixels for the networks' strided stems
 
 
 @dataclass
@@ -112,7 +113,7 @@ def predict_records(model, records, classes, tta: TTAConfig, manipulate=None, pr
                "manipulation": record.manipulation, "pred": None, "confidence": np.nan,
                "crop_accuracy": np.nan, "error": ""}
         try:
-            image = read_image(record.path)
+            image = read_image(record.path, min_size=MIN_INPUT_SIZE)
             if manipulate is not None:
                 image = manipulate(image)
         except ImageReadError as exc:

@@ -32,10 +32,10 @@ class Settings:
     # main model and its training recipe (the seed's: densenet161, crop 960 -> 480, Adam 1e-3, cyclic LR)
     arch: str = "efficientnet_lite0"
     weights: str = "imagenet"
-    epochs: int = 6
+    epochs: int = 10
     batch_size: int = 32
     crops_per_image: int = 4
-    crop: int = 128
+    crop: int = 96  # final training crop (the seed: 480; the first crop is twice this)
     lr: float = 1e-3
     schedule: str = "cosine_restarts"
     cycle_epochs: float = 2.0
@@ -48,7 +48,7 @@ class Settings:
     aug_scale: bool = True
     manipulation_prob: float = 0.5
     # TTA
-    tta_crops: str = "five"
+    tta_crops: str = "grid"  # tiles spread over the whole test image: more of its pixels vote
     tta_transforms: str = "flip"
     tta_grid: int = 4
     # studies
@@ -57,7 +57,7 @@ class Settings:
     robustness_tta_transforms: str = "none"
     robustness_sweep: str = "full"  # full | short
     crop_sizes: list = field(default_factory=lambda: [32, 48, 64, 96, 128, 192, 256, 384, 512])
-    train_sizes: list = field(default_factory=lambda: [5, 10, 20, 40])
+    train_sizes: list = field(default_factory=lambda: [5, 15, 40])
     study_epochs: int = 3
     arch_study: list = field(default_factory=lambda: ["efficientnet_lite0:none", "resnet18:none"])
     baseline_crop: int = 256
@@ -71,6 +71,17 @@ class Settings:
             raise ValueError(f"unknown layout {self.layout!r}; choose from {', '.join(LAYOUTS)}")
         if self.layout != "zoo" and not self.data_dir:
             raise ValueError(f"layout {self.layout!r} needs data_dir: the folder that holds the photos")
+        from .models import list_models
+        for name in ("arch",) + tuple(v.partition(":")[0] for v in self.arch_study):
+            arch = self.arch if name == "arch" else name
+            if arch not in list_models():
+                raise ValueError(f"unknown arch {arch!r}; choose from {', '.join(list_models())}")
+        if self.weights not in ("imagenet", "none") and not Path(self.weights).is_file():
+            raise ValueError(f"weights {self.weights!r} is neither 'imagenet', 'none' nor an existing file")
+        if self.crop < 16 or self.epochs < 1 or self.study_epochs < 1:
+            raise ValueError("crop must be >= 16 and epochs, study_epochs >= 1")
+        self.train_config()  # validates schedule, batch size and augmentation values
+        self.tta_config()
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -172,6 +183,30 @@ def load_data(settings: Settings, progress=True) -> RunData:
     test = [r for r in records if r.split == "test" and r.camera in classes]
     unlabelled = [r for r in records if r.split == "test" and r.camera is None]
     return RunData(settings, Path(root), records, classes, train, test, unlabelled, bad)
+
+
+def check_data(settings: Settings) -> str:
+    """Fail early, with one line, on data that cannot make a run; returns a one-line description."""
+    if settings.layout == "zoo":
+        return f"simulated zoo ({settings.profile} profile) at {zoo_root(settings)}"
+    records = datasets.load_records(settings.layout, settings.data_dir, seed=settings.seed)
+    classes = datasets.class_names(records)
+    if len(classes) < 2:
+        raise datasets.LayoutError(f"{settings.data_dir}: found {len(classes)} camera(s); at least 2 are needed")
+    train = [r for r in records if r.split == "train"]
+    sizes = []
+    from .io import ImageReadError, read_size
+    for record in train:
+        try:
+            sizes.append(min(read_size(record.path)))
+        except ImageReadError:
+            continue
+    if not sizes:
+        raise datasets.LayoutError(f"{settings.data_dir}: no readable training image")
+    if max(sizes) < settings.crop:
+        raise ValueError(f"crop {settings.crop} px is larger than every training image (largest short side {max(sizes)} px): "
+                         f"pass a smaller crop, e.g. -p crop {max(16, max(sizes) // 2)}")
+    return f"{settings.layout} layout at {settings.data_dir}: {len(train)} training images, {len(classes)} cameras"
 
 
 def save_settings(settings: Settings) -> Path:

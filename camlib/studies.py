@@ -79,13 +79,22 @@ def train_and_score(train_records, classes, config: TrainConfig, out_dir, test_r
     return metrics
 
 
+def study_model_dir(root, config: TrainConfig, images_per_class: int | None = None) -> str:
+    """One folder per (arch, weights, subset): studies that need the same model share its training."""
+    weights = config.weights if config.weights in ("imagenet", "none") else "file"
+    return f"{root}/{config.arch}-{weights}-n{images_per_class or 'all'}"
+
+
 def train_size(train_records, classes, config: TrainConfig, counts, out_dir, test_records, tta, progress=True) -> pd.DataFrame:
-    """Accuracy vs number of training images per class, each model trained with the same recipe."""
+    """Accuracy vs number of training images per class. Every model gets the same compute: each epoch
+    draws as many images as the full training set has (small subsets are repeated, augmented anew)."""
     rows = []
     available = min(sum(r.camera == c for r in train_records) for c in classes)
+    fixed_compute = replace(config, images_per_epoch=config.images_per_epoch or len(train_records))
     for count in sorted({min(int(c), available) for c in counts}):
         subset = per_class_subset(train_records, count)
-        metrics = train_and_score(subset, classes, config, f"{out_dir}/n{count}", test_records, tta, progress)
+        folder = study_model_dir(out_dir, fixed_compute, None if count == available else count)
+        metrics = train_and_score(subset, classes, fixed_compute, folder, test_records, tta, progress)
         rows.append({"images_per_class": count, **metrics})
     return pd.DataFrame(rows)
 
@@ -95,9 +104,10 @@ def architectures(train_records, classes, config: TrainConfig, variants, out_dir
     rows = []
     for variant in variants:
         arch, _, weights = variant.partition(":")
-        variant_config = replace(config, arch=arch, weights=weights or "none")
+        variant_config = replace(config, arch=arch, weights=weights or "none",
+                                 images_per_epoch=config.images_per_epoch or len(train_records))
         label = f"{arch} ({'ImageNet' if weights == 'imagenet' else 'scratch' if weights in ('', 'none') else weights})"
-        metrics = train_and_score(train_records, classes, variant_config, f"{out_dir}/{arch}-{weights or 'none'}",
+        metrics = train_and_score(train_records, classes, variant_config, study_model_dir(out_dir, variant_config),
                                   test_records, tta, progress)
         rows.append({"variant": label, "arch": arch, "weights": weights or "none", **metrics})
     return pd.DataFrame(rows)

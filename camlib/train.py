@@ -47,7 +47,7 @@ class TrainConfig:
     weight_decay: float = 0.0
     val_fraction: float = 0.1  # held-out part of the training device, stratified
     eval_crops: int = 4  # grid crops per image for the per-epoch validation
-    images_per_epoch: int | None = None  # subsample training images each epoch (None = all)
+    images_per_epoch: int | None = None  # images drawn per epoch (None = each once); more than the dataset repeats them
     average_last: int = 0  # average the weights of the last k epochs at the end (0/1 = off)
     workers: int = 0  # DataLoader processes
     seed: int = 0
@@ -270,7 +270,7 @@ def train(records, classes, config: TrainConfig, out_dir, eval_records=None, res
     for epoch in range(start_epoch, config.epochs):
         dataset.epoch = epoch
         generator = torch.Generator().manual_seed(config.seed * 1000 + epoch)
-        num_samples = min(config.images_per_epoch or len(dataset), len(dataset))
+        num_samples = config.images_per_epoch or len(dataset)  # may exceed the dataset: fixed compute per epoch
         if world_size > 1:
             sampler = DistributedSampler(dataset, world_size, rank, shuffle=True, seed=config.seed)
             sampler.set_epoch(epoch)

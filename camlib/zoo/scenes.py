@@ -10,10 +10,9 @@ import numpy as np
 from ..io import list_images, read_image
 
 # Dead-leaves knobs, in sensor pixels so that a window of a frame looks like part of a full frame.
-LEAF_RADIUS_MIN = 8.0
+LEAF_RADIUS_MIN = 10.0
 LEAF_RADIUS_MAX = 320.0
-LEAF_COVERAGE = 2.2  # expected number of leaves above a pixel: exp(-2.2) ~ 11% stays background
-TILE = 16  # painting tile, in coarse samples: each tile is broadcast against the leaves whose box meets it
+LEAF_COVERAGE = 2.0  # expected number of leaves above a pixel: exp(-2) ~ 14% stays background
 LABEL_STEP = 4  # leaves are painted on a grid of this pitch, then edges are refined at full resolution
 SHAPES = ("disc", "ellipse", "rectangle")
 
@@ -60,31 +59,30 @@ def _inside(leaves, hit, ys, xs) -> np.ndarray:
 
 
 def _paint(leaves, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
-    """Front-most leaf (-1: none) at each sample point of the grid ys x xs, painted tile by tile."""
-    labels = np.full((ys.size, xs.size), -1, dtype=np.int32)
-    cy, cx = leaves["cy"], leaves["cx"]
+    """Front-most leaf (-1: none) at each point of the regular sample grid ys x xs. Vectorised over all
+    (leaf, sample in the leaf's bounding box) pairs; the front leaf is the lowest index covering a sample."""
+    step = float(ys[1] - ys[0])
+    count = leaves["cy"].size
     reach = np.maximum(leaves["a"], leaves["b"])  # bounding half-size of any rotation
-    for top in range(0, ys.size, TILE):
-        tile_ys = ys[top:top + TILE]
-        rows_hit = (cy + reach >= tile_ys[0]) & (cy - reach <= tile_ys[-1])
-        for left in range(0, xs.size, TILE):
-            tile_xs = xs[left:left + TILE]
-            hit = np.flatnonzero(rows_hit & (cx + reach >= tile_xs[0]) & (cx - reach <= tile_xs[-1]))
-            if hit.size == 0:
-                continue
-            # Leaves are convex: one that holds the tile's four corners hides every leaf behind it.
-            corner_y = np.array([tile_ys[0], tile_ys[0], tile_ys[-1], tile_ys[-1]], dtype=np.float32)[:, None]
-            corner_x = np.array([tile_xs[0], tile_xs[-1], tile_xs[0], tile_xs[-1]], dtype=np.float32)[:, None]
-            full = np.flatnonzero(_inside(leaves, hit, corner_y, corner_x).all(axis=0))
-            if full.size:
-                if full[0] == 0:
-                    labels[top:top + TILE, left:left + TILE] = hit[0]
-                    continue
-                hit = hit[:full[0] + 1]
-            inside = _inside(leaves, hit, tile_ys[:, None, None], tile_xs[None, :, None])
-            front = hit[np.argmax(inside, axis=2)]  # `hit` is ascending, so the first True is the front leaf
-            labels[top:top + TILE, left:left + TILE] = np.where(inside.any(axis=2), front, -1)
-    return labels
+
+    def box(centre, origin, size):
+        low = np.clip(np.ceil((centre - reach - origin) / step), 0, size).astype(np.int64)
+        high = np.clip(np.floor((centre + reach - origin) / step) + 1, 0, size).astype(np.int64)
+        return low, np.maximum(high - low, 0)
+
+    top, rows = box(leaves["cy"], ys[0], ys.size)
+    left, cols = box(leaves["cx"], xs[0], xs.size)
+    pairs = rows * cols
+    leaf = np.repeat(np.arange(count, dtype=np.int32), pairs)
+    within = np.arange(leaf.size, dtype=np.int64) - np.repeat(np.cumsum(pairs) - pairs, pairs)
+    width = np.repeat(cols, pairs)
+    row = np.repeat(top, pairs) + within // width
+    col = np.repeat(left, pairs) + within % width
+    inside = _inside(leaves, leaf, ys[row], xs[col])
+    labels = np.full(ys.size * xs.size, count, dtype=np.int32)
+    np.minimum.at(labels, row[inside] * xs.size + col[inside], leaf[inside])
+    labels[labels == count] = -1
+    return labels.reshape(ys.size, xs.size)
 
 
 def _label_map(leaves, height: int, width: int) -> np.ndarray:
@@ -122,10 +120,10 @@ def _label_map(leaves, height: int, width: int) -> np.ndarray:
 
 
 def _smooth_field(rng, height: int, width: int, cells: int, sigma: float) -> np.ndarray:
-    """Smooth random field (log-normal around 1) from a coarse grid upsampled with bicubic interpolation."""
+    """Smooth random positive field (log-normal, random overall level) from a coarse grid, bicubic-upsampled."""
     grid_h = max(2, int(round(cells * height / max(height, width))) + 1)
     grid_w = max(2, int(round(cells * width / max(height, width))) + 1)
-    coarse = np.exp(sigma * rng.standard_normal((grid_h, grid_w))).astype(np.float32)
+    coarse = (np.exp(sigma * rng.standard_normal((grid_h, grid_w))) * rng.uniform(0.5, 1.6)).astype(np.float32)
     return cv2.resize(coarse, (width, height), interpolation=cv2.INTER_CUBIC)
 
 
@@ -164,31 +162,32 @@ def dead_leaves_scene(rng: np.random.Generator, height: int, width: int) -> np.n
                        rng.uniform(0.1, 0.5, count)], axis=1)
     texture = np.where(rng.random(count) < 0.5, rng.uniform(0.05, 0.35, count), 0.0)
 
-    def table(values, pad=0.0):
-        return np.append(values, pad).astype(np.float32)[labels]
+    def per_pixel(values, background=0.0):
+        return np.take(np.append(values, background).astype(np.float32), labels)
 
-    ys = np.arange(height, dtype=np.float32)[:, None]
-    xs = np.arange(width, dtype=np.float32)[None, :]
-    shade = table(offset, 1.0) + table(slope[:, 0]) * ys + table(slope[:, 1]) * xs
-    shade *= 1.0 + table(texture) * _fine_texture(rng, height, width)
+    # One intensity factor per pixel: shading ramp x (texture) x (stripes) x light; then colour.
+    shade = per_pixel(offset, 1.0)
+    shade += per_pixel(slope[:, 0]) * np.arange(height, dtype=np.float32)[:, None]
+    shade += per_pixel(slope[:, 1]) * np.arange(width, dtype=np.float32)[None, :]
+    grain = per_pixel(texture)
+    grain *= _fine_texture(rng, height, width)
+    grain += 1.0
+    shade *= grain
     rows, cols = np.nonzero(np.append(striped, False)[labels])
     leaf = labels[rows, cols]
     wave = np.sin(stripe[leaf, 0] * rows + stripe[leaf, 1] * cols + stripe[leaf, 2])
     shade[rows, cols] *= (1.0 + stripe[leaf, 3] * wave).astype(np.float32)
     np.clip(shade, 0.05, 3.0, out=shade)
-    scene = base.astype(np.float32)[labels]
-    scene *= shade[..., None]
+    shade *= _smooth_field(rng, height, width, cells=4, sigma=0.35)  # uneven light
 
-    # Background: a smooth two-colour gradient (sky, wall), seen where no leaf falls.
+    scene = np.take(base.astype(np.float32), labels, axis=0)  # np.take: 3x faster than base[labels]
     rows, cols = np.nonzero(labels < 0)
-    if rows.size:
+    if rows.size:  # background: a smooth two-colour gradient (sky, wall) where no leaf falls
         colours = rng.uniform(0.05, 0.8, (2, 3)) * _illuminant(rng)
         direction = rng.uniform(0, 2 * math.pi)
         ramp = (math.cos(direction) * (cols / width - 0.5) + math.sin(direction) * (rows / height - 0.5)) / 1.42 + 0.5
         scene[rows, cols] = (colours[0] + ramp[:, None] * (colours[1] - colours[0])).astype(np.float32)
-
-    light = _smooth_field(rng, height, width, cells=4, sigma=0.35) * np.float32(rng.uniform(0.5, 1.6))
-    scene *= light[..., None]
+    scene *= shade[..., None]
     _add_highlights(rng, scene)
     return scene
 

@@ -1,0 +1,216 @@
+"""Tests of the simulated camera zoo: determinism, layout, manipulations, caching, and real model differences."""
+from __future__ import annotations
+
+import hashlib
+import io
+import itertools
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from camlib import datasets, manipulations
+from camlib.io import estimate_jpeg_quality, read_image, read_info
+from camlib.zoo import DIFFICULTIES, MODEL_NAMES, PROFILES, build_zoo, camera_models
+from camlib.zoo.build import CROP, crop_side, manipulate, crop_window
+from camlib.zoo.writer import EXIF_MAKE
+
+SMALL = {"train_per_model": 1, "test_frames": 16}  # 10 training frames and 16 test crops
+
+
+def file_hashes(root: Path) -> dict[str, str]:
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def smoke_zoo(tmp_path_factory) -> Path:
+    return build_zoo(tmp_path_factory.mktemp("zoo") / "smoke", "smoke", seed=0, workers=2)
+
+
+def test_same_seed_same_bytes_whatever_the_workers_and_other_seed_differs(tmp_path):
+    first = file_hashes(build_zoo(tmp_path / "a", "smoke", seed=3, workers=2, **SMALL))
+    second = file_hashes(build_zoo(tmp_path / "b", "smoke", seed=3, workers=1, **SMALL))
+    assert first == second
+    other = file_hashes(build_zoo(tmp_path / "c", "smoke", seed=4, workers=2, **SMALL))
+    images = lambda hashes: {h for name, h in hashes.items() if name.endswith((".jpg", ".tif"))}  # noqa: E731
+    assert not images(first) & images(other)
+
+
+def test_kaggle_layout_and_label_files(smoke_zoo):
+    profile = PROFILES["smoke"]
+    classes = sorted(p.name for p in (smoke_zoo / "train").iterdir())
+    assert classes == sorted(MODEL_NAMES)
+    models = {m.name: m for m in camera_models(10, "default", 0)}
+    for name in classes:
+        jpegs = sorted((smoke_zoo / "train" / name).glob("*.jpg"))
+        assert len(jpegs) == profile["train_per_model"]
+        info = read_info(jpegs[0])
+        assert (info.make, info.model, info.error) == (EXIF_MAKE, name, None)
+        assert info.jpeg_quality == models[name].jpeg_quality
+
+    labels = pd.read_csv(smoke_zoo / "test_labels.csv")
+    assert list(labels.columns) == ["fname", "camera", "manipulation"]
+    assert len(labels) == profile["test_frames"] == len(list((smoke_zoo / "test").glob("*.tif")))
+    manipulated = labels[labels.manipulation != "unalt"]
+    assert len(manipulated) == len(labels) // 2
+    counts = manipulated.manipulation.value_counts()
+    assert set(counts.index) == set(manipulations.CHALLENGE_MANIPULATIONS) and counts.nunique() == 1
+    assert all(("_manip" in f) == (m != "unalt") for f, m in zip(labels.fname, labels.manipulation))
+    assert set(labels.camera) <= set(MODEL_NAMES)
+    for fname in labels.fname:
+        with Image.open(smoke_zoo / "test" / fname) as image:
+            assert (image.format, image.mode, image.size) == ("TIFF", "RGB", (CROP, CROP))
+
+    submission = pd.read_csv(smoke_zoo / "sample_submission.csv")
+    assert list(submission.columns) == ["fname", "camera"]
+    assert sorted(submission.fname) == sorted(labels.fname) and set(submission.camera) == {classes[0]}
+
+    manifest = json.loads((smoke_zoo / "zoo.json").read_text())
+    assert manifest["counts"]["train"] == 10 * profile["train_per_model"]
+    assert [m["name"] for m in manifest["models"]] == list(MODEL_NAMES)
+
+
+def test_read_kaggle_reads_the_zoo_with_labels(smoke_zoo):
+    records = datasets.read_kaggle(smoke_zoo)
+    train = [r for r in records if r.split == "train"]
+    test = [r for r in records if r.split == "test"]
+    assert len(train) == 10 * PROFILES["smoke"]["train_per_model"] and len(test) == PROFILES["smoke"]["test_frames"]
+    assert all(r.camera in MODEL_NAMES for r in records)
+    assert {r.manipulation for r in test} == {"unalt", *manipulations.CHALLENGE_MANIPULATIONS}
+    assert datasets.class_names(records) == sorted(MODEL_NAMES)
+
+
+def test_manipulations_as_in_the_challenge(smoke_zoo):
+    image = read_image(next((smoke_zoo / "train" / MODEL_NAMES[0]).glob("*.jpg")))
+    with Image.open(io.BytesIO(manipulations.jpeg_bytes(image, 70))) as decoded:
+        assert estimate_jpeg_quality(decoded.quantization[0]) == 70
+    for name, (family, factor) in manipulations.CHALLENGE_MANIPULATIONS.items():
+        side = crop_side(name)
+        crop = manipulations.center_crop(image if side <= min(image.shape[:2]) else cv2.resize(image, (1100, 1100)), side)
+        if family == "resize":
+            assert side == int(np.ceil(CROP / factor))
+            assert manipulations.resize(crop, factor).shape[0] >= CROP
+        assert manipulate(crop, name).shape == (CROP, CROP, 3)
+
+    # Test windows keep a margin around the crop and start on the 16x16 JPEG grid of the frame.
+    for height, width, side in [(480, 640, 512), (480, 640, 1024), (1536, 2048, 512), (1536, 2048, 342)]:
+        window, top, left = crop_window(height, width, side)
+        assert window.top % 16 == 0 and window.left % 16 == 0
+        assert top >= 0 and left >= 0 and top + side <= window.height and left + side <= window.width
+        assert window.top + top == (height - side) // 2 and window.left + left == (width - side) // 2
+
+    # Upsampled crops hold less fine detail than unaltered ones.
+    labels = pd.read_csv(smoke_zoo / "test_labels.csv")
+    detail = lambda f: np.abs(cv2.Laplacian(read_image(smoke_zoo / "test" / f)[..., 1], cv2.CV_32F)).mean()  # noqa: E731
+    upsampled = np.mean([detail(f) for f in labels.fname[labels.manipulation == "resize2.0"]])
+    assert upsampled < 0.6 * np.mean([detail(f) for f in labels.fname[labels.manipulation == "unalt"]])
+
+
+def test_cache_reused_and_missing_manifest_rebuilds(smoke_zoo, tmp_path):
+    mtimes = {p: p.stat().st_mtime_ns for p in smoke_zoo.rglob("*")}
+    start = time.perf_counter()
+    assert build_zoo(smoke_zoo, "smoke", seed=0, workers=2) == smoke_zoo
+    assert time.perf_counter() - start < 1.0
+    assert {p: p.stat().st_mtime_ns for p in smoke_zoo.rglob("*")} == mtimes
+
+    zoo = build_zoo(tmp_path / "zoo", "smoke", seed=5, workers=2, **SMALL)
+    hashes = file_hashes(zoo)
+    (zoo / "zoo.json").unlink()  # as after an interrupted build
+    old_mtime = (zoo / "test_labels.csv").stat().st_mtime_ns
+    time.sleep(0.01)
+    build_zoo(zoo, "smoke", seed=5, workers=2, **SMALL)
+    assert file_hashes(zoo) == hashes
+    assert (zoo / "test_labels.csv").stat().st_mtime_ns != old_mtime
+    build_zoo(zoo, "smoke", seed=5, workers=2, train_per_model=2, test_frames=16)  # other parameters: rebuilt
+    assert len(list((zoo / "train").rglob("*.jpg"))) == 20
+    assert not list(tmp_path.glob(".zoo.*")), "no staging folder left behind"
+
+
+def test_refuses_to_replace_a_folder_that_is_not_a_zoo(tmp_path):
+    (tmp_path / "photos").mkdir()
+    (tmp_path / "photos" / "holiday.jpg").write_bytes(b"not mine to delete")
+    with pytest.raises(ValueError, match="not a camlib zoo"):
+        build_zoo(tmp_path / "photos", "smoke", **SMALL)
+    assert (tmp_path / "photos" / "holiday.jpg").exists()
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"profile": "huge"}, "unknown zoo profile"),
+    ({"difficulty": "trivial"}, "unknown difficulty"),
+    ({"colour": 3}, "unknown zoo setting"),
+    ({"test_frames": 7}, "must be even"),
+    ({"n_models": 1}, "n_models"),
+    ({"megapixels": -1.0}, "megapixels"),
+    ({"workers": 0}, "workers"),
+    ({"seed": -2}, "seed"),
+])
+def test_bad_parameters_raise_value_error(tmp_path, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        build_zoo(tmp_path / "zoo", **kwargs)
+
+
+def test_camera_models_are_deterministic_and_difficulty_scales_their_differences():
+    assert camera_models(10, "default", 0) == camera_models(10, "default", 0)
+    assert camera_models(10, "default", 0) != camera_models(10, "default", 1)
+    assert [m.name for m in camera_models(12)][-2:] == ["Virtual-Camera-11", "Virtual-Camera-12"]
+    spread = {d: np.std([m.sharpen_amount for m in camera_models(10, d)]) for d in DIFFICULTIES}
+    assert spread["easy"] > spread["default"] > spread["hard"] > 0
+    default = camera_models(10, "default")
+    assert len({m.cfa for m in default}) < len({m.cfa for m in camera_models(10, "easy")})
+    assert len({m.jpeg_quality for m in default}) > 1 and len({m.demosaic for m in default}) > 1
+    for model in default:
+        assert np.allclose(np.sum(model.ccm, axis=1), 1.0, atol=1e-5)
+    with pytest.raises(ValueError):
+        camera_models(1)
+
+
+def residual_features(image: np.ndarray) -> np.ndarray:
+    """Scene-robust traces of a pipeline in the noise residual (image - 3x3 median): energy share of each
+    Bayer phase per channel, inter-channel correlations, chroma/luma residual ratios, JPEG-grid energy, level."""
+    image = image[32:-32, 32:-32]
+    image = image[:image.shape[0] // 16 * 16, :image.shape[1] // 16 * 16]
+    residual = image.astype(np.float32) - cv2.medianBlur(image, 3).astype(np.float32)
+    energy = residual ** 2
+    total = energy.mean(axis=(0, 1))
+    features = list(np.ravel([energy[dy::2, dx::2].mean(axis=(0, 1)) / total for dy in range(2) for dx in range(2)]))
+    correlation = np.corrcoef(residual.reshape(-1, 3).T)
+    features += [correlation[0, 1], correlation[1, 2], correlation[0, 2]]
+    luma = residual @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
+    features += [(residual[..., 2] - luma).var() / luma.var(), (residual[..., 0] - luma).var() / luma.var()]
+    columns, rows = (luma ** 2).mean(axis=0), (luma ** 2).mean(axis=1)
+    features += [(columns[7::8].mean() + columns[::8].mean()) / 2 / columns.mean(),
+                 (rows[7::8].mean() + rows[::8].mean()) / 2 / rows.mean(), np.log(luma.std())]
+    return np.array(features)
+
+
+def test_camera_pipelines_really_differ(smoke_zoo):
+    features = {d.name: np.array([residual_features(read_image(p)) for p in sorted(d.glob("*.jpg"))])
+                for d in sorted((smoke_zoo / "train").iterdir())}
+    separated = 0
+    for a, b in itertools.combinations(features, 2):
+        spread = np.maximum(features[a].std(axis=0), features[b].std(axis=0))
+        separated += bool(np.any(np.abs(features[a].mean(axis=0) - features[b].mean(axis=0)) > spread))
+    assert separated >= 0.8 * 45, f"only {separated} of 45 model pairs differ by more than the within-model spread"
+
+
+def test_scene_dir_photos_and_no_torch(tmp_path):
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(2):
+        smooth = cv2.resize(rng.integers(0, 255, (30, 40, 3), dtype=np.uint8), (1600, 1200), interpolation=cv2.INTER_CUBIC)
+        Image.fromarray(smooth).save(photos / f"photo{i}.jpg", quality=90)
+    zoo = build_zoo(tmp_path / "zoo", "smoke", workers=1, scene_dir=photos, n_models=2, train_per_model=2, test_frames=2)
+    manifest = json.loads((zoo / "zoo.json").read_text())
+    assert [name for name, _ in manifest["params"]["scene_files"]] == ["photo0.jpg", "photo1.jpg"]
+    assert len(list((zoo / "train").rglob("*.jpg"))) == 4
+    code = "import sys, camlib.zoo, camlib.zoo.pipeline, camlib.zoo.build; print('torch' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "False"
