@@ -79,9 +79,11 @@ echo "== rendering the report" | tee -a "$LOG"
 for executed in "$RUN_DIR"/notebooks/*.ipynb; do
   name=$(basename "$executed" .ipynb)
   [[ "$name" == 99_report ]] && continue
-  jupyter nbconvert --to html "$executed" --output-dir "$RUN_DIR/appendix" --output "$name" >>"$LOG" 2>&1
+  jupyter nbconvert --to html "$executed" --output-dir "$RUN_DIR/appendix" --output "$name.partial" >>"$LOG" 2>&1
+  mv -f "$RUN_DIR/appendix/$name.partial.html" "$RUN_DIR/appendix/$name.html"
 done
-jupyter nbconvert --to html --no-input --no-prompt "$RUN_DIR/notebooks/99_report.ipynb" --output-dir "$RUN_DIR" --output report >>"$LOG" 2>&1
+jupyter nbconvert --to html --no-input --no-prompt "$RUN_DIR/notebooks/99_report.ipynb" --output-dir "$RUN_DIR" --output report.partial >>"$LOG" 2>&1
+mv -f "$RUN_DIR/report.partial.html" "$RUN_DIR/report.html"  # a killed render never leaves a half report
 echo "== report: $RUN_DIR/report.html" | tee -a "$LOG"
 
 if [[ $DEFAULT_RUN == 1 ]]; then

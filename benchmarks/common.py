@@ -11,9 +11,9 @@ import numpy as np
 import torch
 
 
-def setup(seed: int = 0) -> None:
-    """Every core for torch (as camlib.project.set_threads does) and fixed seeds."""
-    torch.set_num_threads(os.cpu_count() or 1)
+def setup(seed: int = 0, threads: int | None = None) -> None:
+    """Torch threads (default: every core, as camlib.project.set_threads does) and fixed seeds."""
+    torch.set_num_threads(threads or os.cpu_count() or 1)
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)

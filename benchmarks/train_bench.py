@@ -63,12 +63,14 @@ def run_steps(batches, step, warmup: int, steps: int, timers=()) -> tuple[float,
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--workers", type=int, default=None, help="DataLoader workers (default: the cpu profile's)")
-    parser.add_argument("--steps", type=int, default=15, help="timed steps per measurement")
-    parser.add_argument("--warmup", type=int, default=3, help="untimed steps before each measurement")
+    parser.add_argument("--steps", type=int, default=15, help="timed steps per side (in memory / loader)")
+    parser.add_argument("--warmup", type=int, default=3, help="untimed warm-up steps per side and workers setting")
+    parser.add_argument("--rounds", type=int, default=5, help="alternating blocks the steps are split into (workers > 0)")
     parser.add_argument("--train-images", type=int, default=64, help="images_per_epoch of the short real training (peak RSS)")
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: os.cpu_count())")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    setup(args.seed)
+    setup(args.seed, args.threads)
 
     settings, data = cpu_data()
     config = settings.train_config(epochs=1)
@@ -98,23 +100,33 @@ def main():
         while True:
             yield from memory
 
-    def loader(n_workers):
-        generator = torch.Generator().manual_seed(args.seed)
-        sampler = RandomSampler(dataset, num_samples=images_per_step * (args.warmup + args.steps), generator=generator)
+    def loader(n_workers, n_steps, round_index):
+        generator = torch.Generator().manual_seed(args.seed * 1000 + round_index)
+        sampler = RandomSampler(dataset, num_samples=images_per_step * n_steps, generator=generator)
         return iter(DataLoader(dataset, batch_size=images_per_step, sampler=sampler, num_workers=n_workers,
                                collate_fn=collate_crops, drop_last=True, persistent_workers=False))
 
     read_image, augment = Timed(camtrain.read_image), Timed(camtrain.augment)
-    camtrain.read_image, camtrain.augment = read_image, augment  # what CropDataset calls (workers=0 only)
-
-    def reset_timers():
-        read_image.seconds = augment.seconds = 0.0
-
+    camtrain.read_image, camtrain.augment = read_image, augment  # what CropDataset calls (counted with workers=0)
     ratios = {}
     for n_workers in sorted({0, 1, workers}):
-        log(f"{args.warmup}+{args.steps} steps in memory, then from the loader with workers={n_workers}")
-        mem_seconds, _, mem_crops = run_steps(in_memory(), step, args.warmup, args.steps)
-        e2e_seconds, wait, e2e_crops = run_steps(loader(n_workers), step, args.warmup, args.steps, reset_timers)
+        # Alternate in-memory and loader blocks so that a busy spell of a shared machine hits both alike:
+        # single steps when the loader runs in this process; with worker processes, blocks of a few steps
+        # from a fresh loader whose start-up falls in one untimed step.
+        rounds, block_warmup = (args.steps, 0) if n_workers == 0 else (args.rounds, 1)
+        steps = max(1, args.steps // rounds)
+        log(f"workers={n_workers}: {args.warmup} warm-up steps, then {rounds} x ({steps} steps in memory, "
+            f"{block_warmup}+{steps} from the loader)")
+        run_steps(in_memory(), step, args.warmup, 1)
+        run_steps(loader(n_workers, args.warmup + 1, -1), step, args.warmup, 1)
+        mem_seconds = mem_crops = e2e_seconds = e2e_crops = wait = 0
+        read_image.seconds = augment.seconds = 0.0
+        for round_index in range(rounds):
+            seconds, _, crops = run_steps(in_memory(), step, 0, steps)
+            mem_seconds, mem_crops = mem_seconds + seconds, mem_crops + crops
+            batches = loader(n_workers, block_warmup + steps, round_index)
+            seconds, waited, crops = run_steps(batches, step, block_warmup, steps, (read_image, augment))
+            e2e_seconds, e2e_crops, wait = e2e_seconds + seconds, e2e_crops + crops, wait + waited
         ratios[n_workers] = (e2e_crops / e2e_seconds) / (mem_crops / mem_seconds)
         emit(f"loader_efficiency_workers{n_workers}", ratios[n_workers], "ratio")
         if n_workers == workers:
@@ -122,10 +134,10 @@ def main():
             emit("train_crops_per_s_end_to_end", e2e_crops / e2e_seconds, "crops/s")
             emit("train_crops_per_s_in_memory", mem_crops / mem_seconds, "crops/s")
         emit(f"train_loader_wait_share_workers{n_workers}", wait / e2e_seconds, "ratio")
-        if n_workers == 0:  # the loader runs in this process: split its time
+        if n_workers == 0:  # the loader ran in this process: split its waiting time
             emit("train_loader_share_decode", read_image.seconds / wait, "ratio")
             emit("train_loader_share_augment", augment.seconds / wait, "ratio")
-            emit("train_decode_ms_per_image", 1000 * read_image.seconds / (args.steps * images_per_step), "ms")
+            emit("train_decode_ms_per_image", 1000 * read_image.seconds / (e2e_crops / config.crops_per_image), "ms")
             emit("train_augment_ms_per_crop", 1000 * augment.seconds / e2e_crops, "ms")
     emit("loader_best_workers", max(ratios, key=ratios.get), "workers")
 

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 from joblib import Parallel, delayed
 from sklearn.ensemble import HistGradientBoostingClassifier
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from .io import ImageReadError, read_image
 

@@ -8,7 +8,7 @@ from collections import Counter
 from pathlib import Path
 
 import pandas as pd
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from .io import ImageReadError, list_images, read_image, read_info
 

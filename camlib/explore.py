@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from scipy.ndimage import median_filter
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from .io import ImageReadError, read_image, read_info
 

@@ -41,6 +41,7 @@ class Settings:
     cycle_epochs: float = 2.0
     images_per_epoch: int = 0  # 0 = all training images each epoch
     average_last: int = 0
+    center_fraction: float = 1.0  # train on the central part of each frame (0.8 helped on Kaggle's real photos)
     workers: int = 0
     aug_d4: bool = True
     aug_gamma: bool = True
@@ -102,7 +103,8 @@ class Settings:
         return TrainConfig(arch=self.arch, weights=self.weights, epochs=epochs or self.epochs, batch_size=self.batch_size,
                            crops_per_image=self.crops_per_image, lr=self.lr, schedule=self.schedule,
                            cycle_epochs=self.cycle_epochs, images_per_epoch=self.images_per_epoch or None,
-                           average_last=self.average_last, workers=self.workers, seed=self.seed,
+                           average_last=self.average_last, center_fraction=self.center_fraction,
+                           workers=self.workers, seed=self.seed,
                            augment=self.augment_config(augmented))
 
     def tta_config(self) -> TTAConfig:
@@ -149,6 +151,7 @@ class RunData:
     test: list  # labelled test-device images (all, manipulated or not)
     test_unlabelled: list
     bad_files: object  # DataFrame[path, reason]
+    test_is_holdout: bool = False  # no labelled test device: scored on held-out training-device images
 
     @property
     def test_unaltered(self) -> list:
@@ -182,7 +185,12 @@ def load_data(settings: Settings, progress=True) -> RunData:
     train = [r for r in records if r.split == "train"]
     test = [r for r in records if r.split == "test" and r.camera in classes]
     unlabelled = [r for r in records if r.split == "test" and r.camera is None]
-    return RunData(settings, Path(root), records, classes, train, test, unlabelled, bad)
+    holdout = not test
+    if holdout:  # e.g. Kaggle's unlabelled test folder: score on a stratified 20% of the training device
+        from .train import stratified_split
+        train, held = stratified_split(train, 0.2, settings.seed)
+        test = [datasets.Record(r.path, r.camera, r.device, "test", "unalt") for r in held]
+    return RunData(settings, Path(root), records, classes, train, test, unlabelled, bad, holdout)
 
 
 def check_data(settings: Settings) -> str:

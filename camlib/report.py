@@ -42,31 +42,35 @@ def plot_image_sizes(table: pd.DataFrame, title="Native image size per camera (t
     return fig
 
 
-def show_samples(records, classes, per_camera: int = 1, zoom: int = 96):
-    """Each camera: a frame, a zoomed crop, and its noise residual (contrast-stretched)."""
-    fig, axes = plt.subplots(len(classes), 3, figsize=(9, 2.6 * len(classes)), squeeze=False)
-    for row, camera in enumerate(classes):
+def show_samples(records, classes, zoom: int = 96, per_row: int = 2):
+    """Each camera: a frame, a zoomed centre crop, and its noise residual (contrast-stretched)."""
+    rows = (len(classes) + per_row - 1) // per_row
+    fig, axes = plt.subplots(rows, 3 * per_row, figsize=(4.2 * per_row * 1.5, 2.3 * rows), squeeze=False)
+    for ax in axes.ravel():
+        ax.axis("off")
+    for index, camera in enumerate(classes):
+        row, column = divmod(index, per_row)
+        panel = axes[row, 3 * column:3 * column + 3]
         record = next((r for r in records if r.camera == camera), None)
-        for ax in axes[row]:
-            ax.axis("off")
         if record is None:
             continue
         try:
             image = read_image(record.path)
         except ImageReadError as exc:
-            axes[row, 0].set_title(str(exc)[:60], fontsize=7)
+            panel[0].set_title(str(exc)[:60], fontsize=7)
             continue
         height, width = image.shape[:2]
         top, left = (height - zoom) // 2, (width - zoom) // 2
         patch = image[top:top + zoom, left:left + zoom]
         residual = noise_residual(patch)
         scale = max(3 * residual.std(), 1e-6)
-        axes[row, 0].imshow(image)
-        axes[row, 0].set_title(f"{camera}: {width}x{height}", fontsize=9)
-        axes[row, 1].imshow(patch, interpolation="nearest")
-        axes[row, 1].set_title(f"centre {zoom}x{zoom} px", fontsize=9)
-        axes[row, 2].imshow(np.clip(residual / scale * 0.5 + 0.5, 0, 1), interpolation="nearest")
-        axes[row, 2].set_title("noise residual (image - median3x3)", fontsize=9)
+        panel[0].imshow(image)
+        panel[0].set_title(f"{camera}\n{width}x{height}", fontsize=8)
+        panel[1].imshow(patch, interpolation="nearest")
+        panel[1].set_title(f"centre {zoom} px", fontsize=8)
+        panel[2].imshow(np.clip(residual / scale * 0.5 + 0.5, 0, 1), interpolation="nearest")
+        panel[2].set_title("noise residual", fontsize=8)
+    fig.suptitle("One training frame per camera, its centre and its noise residual (image - 3x3 median)")
     fig.tight_layout()
     return fig
 

@@ -47,6 +47,7 @@ def collect_metrics(run_dir) -> dict:
         "n_classes": exploration and len(exploration["classes"]),
         "n_train_images": exploration and exploration["n_train"],
         "n_test_images": exploration and exploration["n_test"],
+        "test_is_holdout": bool(exploration and exploration.get("test_is_holdout")),
         "settings": read_json(run_dir / "settings.json"),
         "environment": read_json(run_dir / "environment.json"),
         "stage_seconds": read_json(run_dir / "notebook_seconds.json", {}),
@@ -175,6 +176,9 @@ def headline(metrics) -> str:
 def data_paragraph(metrics) -> str:
     text = (f"{_data_note(metrics)}\n\n{metrics.get('n_train_images')} training images (first device of each camera) and "
             f"{metrics.get('n_test_images')} labelled test images (other device).")
+    if metrics.get("test_is_holdout"):
+        text += ("\n\n**The test folder has no labels**, so every accuracy here is measured on a held-out 20% of the "
+                 "training device: same device as training, so optimistic compared with a second device.")
     if _simulated(metrics):
         text += ("\n\nThe zoo simulates, per camera model, a scene in linear light through optics blur, a colour filter array "
                  "(RGGB/BGGR/GRBG/GBRG), one demosaicing algorithm (bilinear, Malvar-He-Cutler, Menon), white balance and colour "

@@ -6,7 +6,10 @@ import json
 import math
 import multiprocessing
 import os
+import resource
 import shutil
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,7 +62,8 @@ def resolve_profile(profile: str, overrides: dict) -> dict:
             raise ValueError(f"zoo setting {key} must be an integer >= {minimum}, got {value!r}")
         settings[key] = int(value)
     if settings["test_frames"] % 2:
-        raise ValueError(f"test_frames must be even (half of the test images are manipulated), got {settings['test_frames']}")
+        raise ValueError("test_frames must be even (half of the test images are manipulated), "
+                         f"got {settings['test_frames']}")
     megapixels = settings["megapixels"]
     if isinstance(megapixels, bool) or not isinstance(megapixels, (int, float)) or not 0.05 <= megapixels <= 50:
         raise ValueError(f"zoo setting megapixels must be a number in 0.05..50, got {megapixels!r}")
@@ -119,6 +123,13 @@ def crop_window(height: int, width: int, side: int) -> tuple[pipeline.Window, in
     return pipeline.Window(row, col, rows, cols), top - row, left - col
 
 
+def frame_extent(height: int, width: int, window: pipeline.Window) -> pipeline.Window:
+    """The frame a window belongs to: the native frame, grown to hold the window when a crop needs more."""
+    top, left = min(0, window.top), min(0, window.left)
+    bottom, right = max(height, window.top + window.height), max(width, window.left + window.width)
+    return pipeline.Window(top, left, bottom - top, right - left)
+
+
 def manipulate(crop: np.ndarray, manipulation: str) -> np.ndarray:
     """The challenge's operation on a crop from `crop_side`; resized crops are centre-cropped back to 512."""
     if manipulation == "unalt":
@@ -151,12 +162,14 @@ def _init_worker(context: dict) -> None:
     pipeline.enable_stage_timing(context["timing"])
 
 
-def render_task(task: FrameTask) -> dict[str, float]:
-    """Render one planned frame and write its file; returns this task's stage seconds (empty if untimed)."""
+def render_task(task: FrameTask) -> tuple[dict[str, float], float, int]:
+    """Render one planned frame and write its file; returns this task's stage seconds (empty when stage
+    timing is off), its CPU seconds and the process's peak resident memory in KiB."""
+    cpu_start = time.process_time()
     models, devices, settings, seed = _context["models"], _context["devices"], _context["settings"], _context["seed"]
     model = models[task.model_index]
     device: Device = devices[task.model_index][0 if task.role == "train" else 1]
-    rng = np.random.default_rng(_seed_sequence(seed, 3, task.role == "test", task.model_index, task.frame_index))
+    rng = np.random.default_rng(_seed_sequence(seed, 3, int(task.role == "test"), task.model_index, task.frame_index))
     height, width = frame_shape(model, settings["megapixels"])
     if task.role == "train":
         window, crop_top, crop_left = pipeline.Window(0, 0, height, width), 0, 0
@@ -165,11 +178,8 @@ def render_task(task: FrameTask) -> dict[str, float]:
 
     before = pipeline.stage_seconds()
     with pipeline.timed("scene"):
-        if _context["scene_files"]:
-            scene = scenes.photo_scene(rng, _context["scene_files"], window.height, window.width)
-        else:
-            scene = scenes.dead_leaves_scene(rng, window.height, window.width)
-    frame = pipeline.render(scene, model, device, window, rng)
+        scene, preview = scenes.frame_scene(rng, frame_extent(height, width, window), window, _context["scene_files"])
+    frame = pipeline.render(scene, preview, model, device, window, rng)
     with pipeline.timed("jpeg_write"):
         stored = camera_jpeg(frame, model.name, model.jpeg_quality, model.jpeg_subsampling)
         target = Path(_context["root"]) / task.path
@@ -180,7 +190,8 @@ def render_task(task: FrameTask) -> dict[str, float]:
             crop = decode(stored)[crop_top:crop_top + side, crop_left:crop_left + side]
             atomic_write_bytes(target, tiff_bytes(np.ascontiguousarray(manipulate(crop, task.manipulation))))
     after = pipeline.stage_seconds()
-    return {stage: after[stage] - before[stage] for stage in after} if pipeline.stage_timing_enabled() else {}
+    seconds = {stage: after[stage] - before[stage] for stage in after} if pipeline.stage_timing_enabled() else {}
+    return seconds, time.process_time() - cpu_start, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
 def _task_cost(task: FrameTask, models, settings) -> float:
@@ -198,11 +209,22 @@ def _scene_listing(scene_files, scene_dir) -> list | None:
     return [[str(p.relative_to(root)) if p.is_relative_to(root) else str(p), p.stat().st_size] for p in scene_files]
 
 
+def code_fingerprint() -> str:
+    """Hash of the zoo's source and of camlib.manipulations: a cached zoo made by other code is rebuilt."""
+    import hashlib
+    digest = hashlib.sha256()
+    sources = sorted(Path(__file__).parent.glob("*.py")) + [Path(manipulations.__file__)]
+    for source in sources:
+        digest.update(source.name.encode() + source.read_bytes())
+    return digest.hexdigest()[:16]
+
+
 def zoo_manifest(settings, profile, seed, difficulty, models, devices, tasks, scene_dir, scene_files) -> dict:
     """Everything the zoo's bytes depend on, plus counts: equal manifests mean an identical dataset."""
     test = [t for t in tasks if t.role == "test"]
     manifest = {
         "zoo_version": ZOO_VERSION,
+        "code": code_fingerprint(),
         "params": {"profile": profile, "settings": settings, "seed": seed, "difficulty": difficulty,
                    "scene_dir": None if scene_dir is None else str(Path(scene_dir).resolve()),
                    "scene_files": _scene_listing(scene_files, scene_dir)},
@@ -255,7 +277,19 @@ def _process_context():
     return context
 
 
-def _render_all(tasks, context, workers: int) -> None:
+_last_build: dict = {}
+
+
+def last_build_stats() -> dict:
+    """Facts about the last build that rendered (not a cache hit) in this process: frames, simulated
+    megapixels, workers, wall and CPU seconds, and the largest worker's peak resident memory (KiB)."""
+    return dict(_last_build)
+
+
+def _render_all(tasks, context, workers: int) -> tuple[float, int]:
+    """Render every task (in-process when workers == 1); returns the CPU seconds of all tasks and the
+    largest worker peak RSS in KiB."""
+    cpu_seconds, peak_kib = 0.0, 0
     with tqdm(total=len(tasks), desc="zoo frames", unit="frame", mininterval=1.0) as progress:
         if workers == 1:
             saved = dict(_context)
@@ -264,16 +298,28 @@ def _render_all(tasks, context, workers: int) -> None:
             try:
                 with pipeline.colour_float32():
                     for task in tasks:
-                        render_task(task)  # stage times accumulate in this process directly
+                        _, cpu, rss_kib = render_task(task)  # stage times accumulate in this process directly
+                        cpu_seconds, peak_kib = cpu_seconds + cpu, max(peak_kib, rss_kib)
                         progress.update()
             finally:
                 _context.clear()
                 _context.update(saved)
-            return
-        with _process_context().Pool(workers, initializer=_init_worker, initargs=(context,)) as pool:
-            for seconds in pool.imap_unordered(render_task, tasks, chunksize=1):
+            return cpu_seconds, peak_kib
+        # An executor, not multiprocessing.Pool: a worker killed (e.g. out of memory) fails the build
+        # with BrokenProcessPool instead of hanging it forever.
+        executor = ProcessPoolExecutor(workers, mp_context=_process_context(), initializer=_init_worker,
+                                       initargs=(context,))
+        try:
+            for future in as_completed([executor.submit(render_task, task) for task in tasks]):
+                seconds, cpu, rss_kib = future.result()
                 pipeline.add_stage_seconds(seconds)
+                cpu_seconds, peak_kib = cpu_seconds + cpu, max(peak_kib, rss_kib)
                 progress.update()
+        except BaseException:
+            executor.shutdown(wait=True, cancel_futures=True)
+            raise
+        executor.shutdown()
+    return cpu_seconds, peak_kib
 
 
 def build_zoo(out_dir, profile: str = "cpu", seed: int = 0, difficulty: str = "default", workers: int | None = None,
@@ -283,7 +329,9 @@ def build_zoo(out_dir, profile: str = "cpu", seed: int = 0, difficulty: str = "d
     Output: train/<Model>/<Model>_<i>.jpg (device 1), test/img_<id>_{unalt,manip}.tif (device 2, 512x512),
     test_labels.csv, sample_submission.csv and zoo.json (written last). A zoo whose zoo.json matches the
     requested parameters is returned untouched; otherwise it is rebuilt in a temporary folder and swapped in.
-    `overrides` change profile settings (n_models, train_per_model, test_frames, megapixels)."""
+    `overrides` change profile settings (n_models, train_per_model, test_frames, megapixels). The bytes depend
+    on the parameters only, not on `workers` (default: all cores). Workers come from a fork server, so a
+    script that calls this with workers > 1 needs the usual `if __name__ == "__main__":` guard."""
     settings = resolve_profile(profile, overrides)
     check_difficulty(difficulty)
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
@@ -317,7 +365,13 @@ def build_zoo(out_dir, profile: str = "cpu", seed: int = 0, difficulty: str = "d
         ordered = sorted(tasks, key=lambda t: -_task_cost(t, models, settings))  # big frames first
         context = {"models": models, "devices": devices, "settings": settings, "seed": seed,
                    "scene_files": scene_files, "root": str(staging), "timing": pipeline.stage_timing_enabled()}
-        _render_all(ordered, context, min(workers, max(1, len(tasks))))
+        workers = min(workers, max(1, len(tasks)))
+        started = time.perf_counter()
+        cpu_seconds, peak_kib = _render_all(ordered, context, workers)
+        _last_build.clear()
+        megapixels = sum(_task_cost(t, models, settings) for t in tasks) / 1e6
+        _last_build.update(frames=len(tasks), workers=workers, seconds=time.perf_counter() - started,
+                           cpu_seconds=cpu_seconds, megapixels=megapixels, worker_peak_rss_kib=peak_kib)
         _write_tables(staging, models, tasks)
         write_json(staging / MANIFEST, manifest)
         if out.exists():

@@ -54,7 +54,8 @@ class DifficultyKnobs:
 
 DIFFICULTIES = {
     "easy": DifficultyKnobs(1.0, CFA_PATTERNS, ("bilinear", "malvar2004", "menon2007"), (0, 1, 2), (85, 97), (10, 12)),
-    "default": DifficultyKnobs(0.3, ("RGGB", "RGGB", "BGGR"), ("malvar2004", "menon2007"), (2, 2, 1), (90, 95), (10, 12)),
+    "default": DifficultyKnobs(0.3, ("RGGB", "RGGB", "BGGR"), ("malvar2004", "menon2007"), (2, 2, 1), (90, 95),
+                               (10, 12)),
     "hard": DifficultyKnobs(0.12, ("RGGB",), ("malvar2004",), (2,), (92, 94), (12,)),
 }
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import time
+import warnings
 from dataclasses import dataclass
 
 import cv2
@@ -80,7 +81,8 @@ def _tiles(window: Window):
 
 def _tile_rng(device: Device, kind: int, tile_y: int, tile_x: int) -> np.random.Generator:
     offset = 1 << 20  # tiles left of / above the origin have negative indices
-    return np.random.default_rng(np.random.SeedSequence(device.pattern_seed, spawn_key=(kind, tile_y + offset, tile_x + offset)))
+    sequence = np.random.SeedSequence(device.pattern_seed, spawn_key=(kind, tile_y + offset, tile_x + offset))
+    return np.random.default_rng(sequence)
 
 
 def prnu_gain(device: Device, window: Window) -> np.ndarray:
@@ -107,7 +109,9 @@ def hot_pixels(device: Device, window: Window) -> tuple[np.ndarray, np.ndarray, 
             c = col + rng.integers(0, PATTERN_TILE, count)
             level = rng.uniform(0.05, 0.6, count)
             keep = (r >= 0) & (r < window.height) & (c >= 0) & (c < window.width)
-            rows.append(r[keep]), cols.append(c[keep]), levels.append(level[keep])
+            rows.append(r[keep])
+            cols.append(c[keep])
+            levels.append(level[keep])
     if not rows:
         return np.zeros(0, int), np.zeros(0, int), np.zeros(0)
     return np.concatenate(rows), np.concatenate(cols), np.concatenate(levels)
@@ -124,12 +128,29 @@ def optics(scene: np.ndarray, model: CameraModel) -> np.ndarray:
     return cv2.GaussianBlur(scene, (0, 0), model.psf_sigma, borderType=cv2.BORDER_REFLECT)
 
 
-def mosaic(scene: np.ndarray, model: CameraModel) -> np.ndarray:
-    """Sample the colour filter array: each pixel keeps the one camera channel its filter passes,
-    auto-exposed so that the mean green response hits the model's target."""
-    response = np.asarray(model.sensor_matrix, dtype=np.float32)
-    green_mean = float(np.asarray(cv2.mean(scene)[:3]) @ response[1])
-    camera_rgb = cv2.transform(scene, response * np.float32(model.exposure_target / max(green_mean, 1e-6)))
+@dataclass(frozen=True)
+class Metering:
+    """What the camera decided from its preview of the whole frame: exposure and white-balance gains."""
+
+    exposure: float  # multiplier from scene light to sensor full scale
+    wb_gains: tuple[float, float, float]  # per camera channel
+
+
+def meter(preview: np.ndarray, model: CameraModel) -> Metering:
+    """Auto-exposure (mean green response hits the model's target) and grey-world white balance (on the
+    exposed, clipped camera RGB, times the model's red/blue bias), both from a low-resolution preview."""
+    camera_rgb = cv2.transform(preview.astype(np.float32), np.asarray(model.sensor_matrix, dtype=np.float32))
+    camera_rgb = camera_rgb.reshape(-1, 3).astype(np.float64)
+    exposure = model.exposure_target / max(float(camera_rgb[:, 1].mean()), 1e-6)
+    means = np.maximum(np.clip(camera_rgb * exposure, 0.0, 1.0).mean(axis=0), 1e-6)
+    gains = means[1] / means * np.array([model.wb_bias[0], 1.0, model.wb_bias[1]])
+    return Metering(float(exposure), tuple(float(g) for g in gains))
+
+
+def mosaic(scene: np.ndarray, model: CameraModel, exposure: float) -> np.ndarray:
+    """Sample the colour filter array: each pixel keeps the one camera channel its filter passes."""
+    response = np.asarray(model.sensor_matrix, dtype=np.float32) * np.float32(exposure)
+    camera_rgb = cv2.transform(scene, response)
     cfa = np.empty(scene.shape[:2], dtype=np.float32)
     for (dy, dx), channel in _cfa_channels(model.cfa).items():
         cfa[dy::2, dx::2] = camera_rgb[dy::2, dx::2, channel]
@@ -151,16 +172,10 @@ def sensor_noise(cfa: np.ndarray, model: CameraModel, device: Device, window: Wi
     return (digital - np.float32(black)) / span
 
 
-def white_balance(raw: np.ndarray, model: CameraModel) -> np.ndarray:
-    """Grey-world AWB on the CFA, times the model's red/blue bias; highlights clip at full scale."""
-    cells = _cfa_channels(model.cfa)
-    means = np.zeros(3)
-    for (dy, dx), channel in cells.items():
-        means[channel] += float(raw[dy::2, dx::2].mean()) / (2 if channel == 1 else 1)
-    means = np.maximum(means, 1e-6)
-    gains = means[1] / means * np.array([model.wb_bias[0], 1.0, model.wb_bias[1]])
+def white_balance(raw: np.ndarray, model: CameraModel, gains) -> np.ndarray:
+    """Apply the metered white-balance gains on the CFA; highlights clip at full scale."""
     balanced = np.empty_like(raw)
-    for (dy, dx), channel in cells.items():
+    for (dy, dx), channel in _cfa_channels(model.cfa).items():
         balanced[dy::2, dx::2] = raw[dy::2, dx::2] * np.float32(gains[channel])
     return np.clip(balanced, 0.0, 1.0, out=balanced)
 
@@ -185,7 +200,9 @@ def colour_float32():
 
 def demosaic(raw: np.ndarray, model: CameraModel) -> np.ndarray:
     """Interpolate the missing colours with the model's colour_demosaicing algorithm (in float32)."""
-    import colour_demosaicing as cd
+    with warnings.catch_warnings():  # it imports from scipy.ndimage.filters, deprecated: not ours to fix
+        warnings.simplefilter("ignore", DeprecationWarning)
+        import colour_demosaicing as cd
 
     algorithms = {
         "bilinear": cd.demosaicing_CFA_Bayer_bilinear,
@@ -209,8 +226,10 @@ def tone_lut(gamma: float, shoulder: float, size: int = 65536) -> np.ndarray:
     return (power * (1 + shoulder) / (power + shoulder)).astype(np.float32)
 
 
-def render(scene: np.ndarray, model: CameraModel, device: Device, window: Window, rng: np.random.Generator) -> np.ndarray:
-    """The full pipeline on a linear scene covering `window`: returns the camera's uint8 RGB frame."""
+def render(scene: np.ndarray, preview: np.ndarray, model: CameraModel, device: Device, window: Window,
+           rng: np.random.Generator) -> np.ndarray:
+    """The full pipeline on the linear scene of `window` (metered on `preview`, a low-resolution view of the
+    whole frame): returns the camera's uint8 RGB image of the window."""
     if scene.shape[:2] != (window.height, window.width):
         raise ValueError(f"scene {scene.shape[:2]} does not match the window {window.height}x{window.width}")
     if window.top % 2 or window.left % 2:
@@ -218,11 +237,12 @@ def render(scene: np.ndarray, model: CameraModel, device: Device, window: Window
     with timed("optics"):
         blurred = optics(scene, model)
     with timed("cfa_demosaic"):
-        cfa = mosaic(blurred, model)
+        metering = meter(preview, model)
+        cfa = mosaic(blurred, model, metering.exposure)
     with timed("noise_prnu"):
         raw = sensor_noise(cfa, model, device, window, rng)
     with timed("isp"):
-        raw = white_balance(raw, model)
+        raw = white_balance(raw, model, metering.wb_gains)
     with timed("cfa_demosaic"):
         rgb = demosaic(raw, model)
     with timed("isp"):

@@ -1,0 +1,34 @@
+"""Report time: the wall seconds of each notebook of a finished ./run_all.sh run, and their total in minutes."""
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from pathlib import Path
+
+from common import emit
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("run_dir", nargs="?", default="runs/cpu-zoo", help="run folder (default: the default report's)")
+    args = parser.parse_args()
+    run_dir = Path(args.run_dir)
+    run_dir = run_dir if run_dir.is_absolute() or run_dir.exists() else REPO_ROOT / run_dir
+    timings = run_dir / "notebook_seconds.json"
+    if not timings.is_file():
+        print(f"report_time.py: {timings} not found: make the run first with ./run_all.sh "
+              f"(the default report; it writes runs/cpu-zoo)", file=sys.stderr)
+        return 1
+    seconds = json.loads(timings.read_text())
+    for notebook, value in seconds.items():
+        emit(f"stage_seconds_{re.sub(r'[^A-Za-z0-9_]', '_', notebook)}", float(value), "s")
+    emit("report_minutes", sum(map(float, seconds.values())) / 60, "min")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
