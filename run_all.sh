@@ -40,7 +40,9 @@ if [[ ! -f "$STAMP" ]]; then
   .venv/bin/python -m pip install --quiet -e ".[test]"
   rm -f .venv/.camlib-install-*; touch "$STAMP"
 fi
-export PATH="$ROOT/.venv/bin:$PATH" PYTHONUNBUFFERED=1 MPLBACKEND=Agg
+# OMP_WAIT_POLICY=PASSIVE: idle torch threads sleep instead of spinning, which otherwise starves the
+# DataLoader worker and anything else sharing a small CPU (measured: 5-9x slower steps under load).
+export PATH="$ROOT/.venv/bin:$PATH" PYTHONUNBUFFERED=1 MPLBACKEND=Agg OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
 
 if [[ $RUN_TESTS == 1 ]]; then
   exec python -m pytest "${PYTEST_ARGS[@]}"

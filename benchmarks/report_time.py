@@ -26,8 +26,20 @@ def main() -> int:
     seconds = json.loads(timings.read_text())
     for notebook, value in seconds.items():
         emit(f"stage_seconds_{re.sub(r'[^A-Za-z0-9_]', '_', notebook)}", float(value), "s")
+    if not finished(run_dir / "run.log"):
+        print(f"report_time.py: {run_dir} is not a finished run (still running, or a notebook failed: see its run.log); "
+              f"report_minutes needs a complete ./run_all.sh", file=sys.stderr)
+        return 1
     emit("report_minutes", sum(map(float, seconds.values())) / 60, "min")
     return 0
+
+
+def finished(log: Path) -> bool:
+    """run_all.sh's last `== ` line of a complete run announces the report (or its publication)."""
+    if not log.is_file():
+        return True  # a run folder without its log (copied elsewhere): trust notebook_seconds.json
+    steps = [line for line in log.read_text(errors="replace").splitlines() if line.startswith("== ")]
+    return bool(steps) and steps[-1].startswith(("== report:", "== published"))
 
 
 if __name__ == "__main__":

@@ -32,7 +32,7 @@ class Settings:
     # main model and its training recipe (the seed's: densenet161, crop 960 -> 480, Adam 1e-3, cyclic LR)
     arch: str = "efficientnet_lite0"
     weights: str = "imagenet"
-    epochs: int = 10
+    epochs: int = 12
     batch_size: int = 32
     crops_per_image: int = 4
     crop: int = 96  # final training crop (the seed: 480; the first crop is twice this)
@@ -42,7 +42,7 @@ class Settings:
     images_per_epoch: int = 0  # 0 = all training images each epoch
     average_last: int = 0
     center_fraction: float = 1.0  # train on the central part of each frame (0.8 helped on Kaggle's real photos)
-    workers: int = 0
+    workers: int = 1  # DataLoader processes: decoding overlaps the training step
     aug_d4: bool = True
     aug_gamma: bool = True
     aug_jpeg: bool = True
@@ -112,7 +112,7 @@ class Settings:
 
 
 PROFILES: dict[str, dict] = {
-    "smoke": dict(epochs=1, batch_size=16, crop=64, crops_per_image=4, tta_crops="center", tta_transforms="flip",
+    "smoke": dict(epochs=1, batch_size=16, crop=64, crops_per_image=4, workers=0, tta_crops="center", tta_transforms="flip",
                   robustness_images_per_class=2, robustness_sweep="short", robustness_tta_crops="center",
                   crop_sizes=[32, 64, 128], train_sizes=[2, 4], study_epochs=1, arch_study=["efficientnet_lite0:none"],
                   baseline_crop=128, baseline_crops_per_image=2, baseline_max_iter=30),
