@@ -42,7 +42,7 @@ class Settings:
     images_per_epoch: int = 0  # 0 = all training images each epoch
     average_last: int = 0
     center_fraction: float = 1.0  # train on the central part of each frame (0.8 helped on Kaggle's real photos)
-    workers: int = 1  # DataLoader processes: decoding overlaps the training step
+    workers: int = 0  # DataLoader processes (on 2 cores a worker competes with the training step; use more on big machines)
     aug_d4: bool = True
     aug_gamma: bool = True
     aug_jpeg: bool = True
