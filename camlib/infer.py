@@ -62,8 +62,8 @@ def crop_boxes(height: int, width: int, tta: TTAConfig) -> list[tuple[int, int, 
 
 def to_tensor(images: np.ndarray) -> torch.Tensor:
     """(N, H, W, 3) uint8 -> (N, 3, H, W) float in [0, 1]."""
-    # make the uint8 copy contiguous first: converting a permuted view to float is several times slower
-    return torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).contiguous().float().div_(255.0)
+    # The NHWC layout is kept (channels_last strides): CPU and GPU convolutions run faster on it.
+    return torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).float().div_(255.0)
 
 
 def d4_views(batch: torch.Tensor, mode: str) -> torch.Tensor:
