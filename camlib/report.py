@@ -3,7 +3,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import matplotlib
 import matplotlib.pyplot as plt
+import matplotlib.ticker
 import numpy as np
 import pandas as pd
 import seaborn as sns
@@ -150,6 +152,7 @@ def plot_robustness(table: pd.DataFrame, chance: float, title="Accuracy under ea
             ax.set_xscale("log")
             ax.set_xticks([0.25, 0.5, 1, 2])
             ax.set_xticklabels(["0.25", "0.5", "1", "2"])
+            ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
         ax.legend(fontsize=7)
     fig.suptitle(title)
     fig.tight_layout()
@@ -165,6 +168,7 @@ def plot_crop_size(table: pd.DataFrame, train_crop: int, chance: float, title="A
     ax.set(xlabel="side of the centre test crop (pixels)", ylabel="accuracy (fraction)", ylim=(0, 1.02), xscale="log", title=title)
     ax.set_xticks(list(table.crop))
     ax.set_xticklabels([str(c) for c in table.crop])
+    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     ax.legend(fontsize=8)
     return fig
 
@@ -178,6 +182,7 @@ def plot_train_size(table: pd.DataFrame, chance: float, title="Accuracy vs train
     ax.set(xlabel="training images per camera", ylabel="accuracy (fraction)", ylim=(0, 1.02), xscale="log", title=title)
     ax.set_xticks(list(table.images_per_class))
     ax.set_xticklabels([str(c) for c in table.images_per_class])
+    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     return fig
 
 

@@ -15,15 +15,16 @@ def record_seconds(path, stage: str, seconds: float) -> None:
 
 
 def publish(run_dir, reports_dir, name: str) -> None:
-    """Copy report.html, metrics.json and the appendix of a run into reports/ (atomically, file by file)."""
+    """Copy report.html, metrics.json, the appendix and the figures of a run into reports/ (file by file, atomically)."""
     run_dir, reports_dir = Path(run_dir), Path(reports_dir)
     atomic_write_bytes(reports_dir / f"{name}.html", (run_dir / "report.html").read_bytes())
     atomic_write_bytes(reports_dir / f"{name}.metrics.json", (run_dir / "metrics.json").read_bytes())
-    appendix = reports_dir / "appendix"
-    shutil.rmtree(appendix, ignore_errors=True)
-    appendix.mkdir(parents=True)
-    for page in sorted((run_dir / "appendix").glob("*.html")):
-        atomic_write_bytes(appendix / page.name, page.read_bytes())
+    for folder, pattern in (("appendix", "*.html"), ("figures", "*.png")):
+        target = reports_dir / folder
+        shutil.rmtree(target, ignore_errors=True)
+        target.mkdir(parents=True)
+        for page in sorted((run_dir / folder).glob(pattern)):
+            atomic_write_bytes(target / page.name, page.read_bytes())
 
 
 def main(argv=None) -> int:
