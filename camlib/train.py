@@ -2,6 +2,7 @@
 atomic checkpoints with everything needed to resume, and a per-epoch/per-step history."""
 from __future__ import annotations
 
+import io
 import math
 import os
 import time
@@ -160,7 +161,6 @@ def _device() -> torch.device:
 def save_checkpoint(path, model, config: TrainConfig, epoch: int, step: int, history: list, optimizer=None,
                     best_metric: float | None = None) -> Path:
     """Atomic checkpoint: weights, model config, run config, progress, optimizer and RNG state."""
-    import io as _io
     payload = {
         "format": CHECKPOINT_FORMAT,
         "model_config": model.config.to_dict(),
@@ -175,7 +175,7 @@ def save_checkpoint(path, model, config: TrainConfig, epoch: int, step: int, his
     }
     if optimizer is not None:
         payload["optimizer_state"] = optimizer.state_dict()
-    buffer = _io.BytesIO()
+    buffer = io.BytesIO()
     torch.save(payload, buffer)
     return atomic_write_bytes(path, buffer.getvalue())
 

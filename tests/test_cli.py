@@ -85,7 +85,7 @@ def test_predict_exif_samples_end_to_end(checkpoint, exif_samples, tmp_path):
     failed = table[table.error != ""]
     assert (table.error == "").sum() > len(table) // 2
     for line in run.stderr.strip().splitlines()[: len(failed)]:
-        assert ": " in line and "\n" not in line
+        assert ": " in line
 
 
 def test_unknown_arch_and_layout_fail_with_one_line(tmp_path, capsys):
