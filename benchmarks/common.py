@@ -29,9 +29,12 @@ def log(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
-def peak_rss_gib() -> float:
-    """Peak resident memory of this process plus that of its largest finished child (ru_maxrss is KiB on Linux)."""
-    kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss + resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+def peak_rss_gib(children: bool = True) -> float:
+    """Peak resident memory of this process, plus that of its largest finished child when `children`
+    (ru_maxrss is KiB on Linux)."""
+    kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    if children:
+        kib += resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     return kib / 2 ** 20
 
 

@@ -10,6 +10,7 @@ import torch
 from torch.utils.data import DataLoader, RandomSampler
 
 import camlib.train as camtrain
+from camlib import framecache
 from camlib.models import create_model
 from camlib.train import CropDataset, collate_crops, stratified_split
 from common import cpu_data, emit, log, peak_rss_gib, setup
@@ -81,7 +82,6 @@ def main():
     log(f"short real training: 1 epoch of {args.train_images} images, workers={workers}")
     with tempfile.TemporaryDirectory() as out:
         camtrain.train(data.train, data.classes, replace(config, images_per_epoch=args.train_images), out, progress=False)
-    emit("train_peak_rss_gib", peak_rss_gib(), "GiB")
 
     # 2. the same step on batches from the loader and on batches already in memory
     train_records, _ = stratified_split(data.train, config.val_fraction, config.seed)
@@ -106,17 +106,27 @@ def main():
         return iter(DataLoader(dataset, batch_size=images_per_step, sampler=sampler, num_workers=n_workers,
                                collate_fn=collate_crops, drop_last=True, persistent_workers=False))
 
-    read_image, augment = Timed(camtrain.read_image), Timed(camtrain.augment)
-    camtrain.read_image, camtrain.augment = read_image, augment  # what CropDataset calls (counted with workers=0)
-    ratios = {}
-    for n_workers in sorted({0, 1, workers}):
+    read_image, augment = Timed(framecache.read_image), Timed(camtrain.augment)
+    framecache.read_image, camtrain.augment = read_image, augment  # what CropDataset calls (counted in this process)
+    # (label, workers, frame cache): the first epoch decodes every frame (= no cache); later epochs of a
+    # workers=0 run read them from the cache; worker processes restart each epoch, so they run uncached.
+    setups = [("uncached", 0, 0.0)] + [(f"workers{n}", n, 0.0) for n in sorted({1, workers} - {0})]
+    setups.append(("cached", 0, config.frame_cache_gib))  # last: its full cache counts in the peak RSS
+    rates = {}
+    for label, n_workers, cache_gib in setups:
+        dataset.config = replace(config, frame_cache_gib=cache_gib)
+        framecache.clear()
+        if cache_gib > 0:
+            log(f"{label}: decoding the {len(dataset)} training frames once (what epoch 1 of a training does)")
+            for index in range(len(dataset)):
+                dataset[index]
         # Alternate in-memory and loader blocks so that a busy spell of a shared machine hits both alike:
         # single steps when the loader runs in this process; with worker processes, blocks of a few steps
         # from a fresh loader whose start-up falls in one untimed step.
         rounds, block_warmup = (args.steps, 0) if n_workers == 0 else (args.rounds, 1)
         steps = max(1, args.steps // rounds)
-        log(f"workers={n_workers}: {args.warmup} warm-up steps, then {rounds} x ({steps} steps in memory, "
-            f"{block_warmup}+{steps} from the loader)")
+        log(f"{label} (workers={n_workers}, frame cache {cache_gib:g} GiB): {args.warmup} warm-up steps, then "
+            f"{rounds} x ({steps} steps in memory, {block_warmup}+{steps} from the loader)")
         run_steps(in_memory(), step, args.warmup, 1)
         run_steps(loader(n_workers, args.warmup + 1, -1), step, args.warmup, 1)
         mem_seconds = mem_crops = e2e_seconds = e2e_crops = wait = 0
@@ -127,19 +137,32 @@ def main():
             batches = loader(n_workers, block_warmup + steps, round_index)
             seconds, waited, crops = run_steps(batches, step, block_warmup, steps, (read_image, augment))
             e2e_seconds, e2e_crops, wait = e2e_seconds + seconds, e2e_crops + crops, wait + waited
-        ratios[n_workers] = (e2e_crops / e2e_seconds) / (mem_crops / mem_seconds)
-        emit(f"loader_efficiency_workers{n_workers}", ratios[n_workers], "ratio")
-        if n_workers == workers:
-            emit("loader_efficiency", ratios[n_workers], "ratio")
-            emit("train_crops_per_s_end_to_end", e2e_crops / e2e_seconds, "crops/s")
-            emit("train_crops_per_s_in_memory", mem_crops / mem_seconds, "crops/s")
-        emit(f"train_loader_wait_share_workers{n_workers}", wait / e2e_seconds, "ratio")
+        rates[label] = (e2e_crops / e2e_seconds, mem_crops / mem_seconds)
+        emit(f"loader_efficiency_{label}", rates[label][0] / rates[label][1], "ratio")
+        emit(f"train_loader_wait_share_{label}", wait / e2e_seconds, "ratio")
         if n_workers == 0:  # the loader ran in this process: split its waiting time
-            emit("train_loader_share_decode", read_image.seconds / wait, "ratio")
-            emit("train_loader_share_augment", augment.seconds / wait, "ratio")
-            emit("train_decode_ms_per_image", 1000 * read_image.seconds / (e2e_crops / config.crops_per_image), "ms")
-            emit("train_augment_ms_per_crop", 1000 * augment.seconds / e2e_crops, "ms")
-    emit("loader_best_workers", max(ratios, key=ratios.get), "workers")
+            emit(f"train_loader_share_decode_{label}", read_image.seconds / wait, "ratio")
+            emit(f"train_loader_share_augment_{label}", augment.seconds / wait, "ratio")
+            emit(f"train_decode_ms_per_image_{label}", 1000 * read_image.seconds / (e2e_crops / config.crops_per_image), "ms")
+            emit(f"train_augment_ms_per_crop_{label}", 1000 * augment.seconds / e2e_crops, "ms")
+    # The profile's whole training: epoch 1 at the uncached rate, the other epochs at the cached one
+    # (workers=0 and a cache that holds the training set, as on the cpu profile).
+    epochs = settings.epochs
+    if workers == 0 and config.frame_cache_gib > 0:
+        seconds_per_crop = (rates["uncached"][0] ** -1 + (epochs - 1) * rates["cached"][0] ** -1) / epochs
+        memory_rate = (rates["uncached"][1] + rates["cached"][1]) / 2
+        emit("loader_efficiency", 1 / seconds_per_crop / memory_rate, "ratio")
+        emit("train_crops_per_s_end_to_end", 1 / seconds_per_crop, "crops/s")
+    else:
+        key = "uncached" if workers == 0 else f"workers{workers}"
+        emit("loader_efficiency", rates[key][0] / rates[key][1], "ratio")
+        emit("train_crops_per_s_end_to_end", rates[key][0], "crops/s")
+    emit("train_crops_per_s_in_memory", sum(r[1] for r in rates.values()) / len(rates), "crops/s")
+    emit("train_training_epochs", epochs, "epochs")
+    # after the short training and with every training frame in the cache, as late in a cpu-profile training;
+    # the cpu profile trains in one process (workers=0), so the benchmark's own worker processes do not count
+    emit("train_peak_rss_gib", peak_rss_gib(children=workers > 0), "GiB")
+    emit("train_frame_cache_gib", framecache.cache_info()["bytes"] / 2 ** 30, "GiB")
 
 
 if __name__ == "__main__":

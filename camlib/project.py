@@ -43,6 +43,8 @@ class Settings:
     average_last: int = 0
     center_fraction: float = 1.0  # train on the central part of each frame (0.8 helped on Kaggle's real photos)
     workers: int = 0  # DataLoader processes (on 2 cores a worker competes with the training step; use more on big machines)
+    frame_cache_gib: float = 2.0  # decoded training frames kept in memory between epochs (0 = decode each time)
+    eval_every: int = 3  # validation/test curve every k epochs (and after the last)
     aug_d4: bool = True
     aug_gamma: bool = True
     aug_jpeg: bool = True
@@ -104,7 +106,8 @@ class Settings:
                            crops_per_image=self.crops_per_image, lr=self.lr, schedule=self.schedule,
                            cycle_epochs=self.cycle_epochs, images_per_epoch=self.images_per_epoch or None,
                            average_last=self.average_last, center_fraction=self.center_fraction,
-                           workers=self.workers, seed=self.seed,
+                           workers=self.workers, frame_cache_gib=self.frame_cache_gib, eval_every=self.eval_every,
+                           seed=self.seed,
                            augment=self.augment_config(augmented))
 
     def tta_config(self) -> TTAConfig:
@@ -118,7 +121,7 @@ PROFILES: dict[str, dict] = {
                   baseline_crop=128, baseline_crops_per_image=2, baseline_max_iter=30),
     "cpu": dict(),
     "gpu": dict(arch="densenet161", weights="imagenet", epochs=30, batch_size=16, crops_per_image=2, crop=480,
-                cycle_epochs=5.0, workers=8, average_last=3, tta_crops="five", tta_transforms="d4",
+                cycle_epochs=5.0, workers=8, eval_every=1, frame_cache_gib=0.0, average_last=3, tta_crops="five", tta_transforms="d4",
                 robustness_images_per_class=50, robustness_tta_crops="five", robustness_tta_transforms="flip",
                 crop_sizes=[64, 128, 192, 256, 320, 384, 448, 512], train_sizes=[10, 25, 50, 100, 250],
                 study_epochs=10, arch_study=["densenet161:imagenet", "densenet201:imagenet", "densenet161:none",

@@ -114,7 +114,7 @@ def plot_training(history: pd.DataFrame, steps: pd.DataFrame, title="Training cu
     axes[0].set(xlabel="optimisation step", ylabel="cross-entropy loss", title="loss")
     columns = [c for c in ("train_accuracy", "val_accuracy", "test_accuracy") if c in history]
     if not history.empty:
-        long = history.melt(id_vars="epoch", value_vars=columns, var_name="split", value_name="accuracy")
+        long = history.melt(id_vars="epoch", value_vars=columns, var_name="split", value_name="accuracy").dropna()
         sns.lineplot(data=long, x="epoch", y="accuracy", hue="split", marker="o", ax=axes[1])
     axes[1].set(xlabel="epoch", ylabel="accuracy (fraction)", ylim=(0, 1.02), title="accuracy")
     axes[2].set(xlabel="optimisation step", ylabel="learning rate", title="cyclic learning rate", yscale="log")

@@ -20,7 +20,8 @@ from tqdm import tqdm
 from .augment import AugmentConfig, augment, training_pipeline
 from .datasets import Record
 from .infer import TTAConfig, accuracy_metrics, predict_records, to_tensor
-from .io import ImageReadError, read_image
+from .framecache import read_frame
+from .io import ImageReadError
 from .models import create_model, model_from_config
 from .runs import atomic_write_bytes, atomic_write_text, params_hash
 
@@ -52,6 +53,8 @@ class TrainConfig:
     average_last: int = 0  # average the weights of the last k epochs at the end (0/1 = off)
     center_fraction: float = 1.0  # train on the central part of each frame (Kaggle's 4th place: 0.8)
     workers: int = 0  # DataLoader processes
+    frame_cache_gib: float = 2.0  # decoded frames kept in memory between epochs, per process (0 = decode every time)
+    eval_every: int = 1  # validate (and test) every k epochs and after the last
     seed: int = 0
     amp: bool = True  # bf16 autocast on CUDA (ignored on CPU)
     channels_last: bool = True  # on CUDA
@@ -62,7 +65,7 @@ class TrainConfig:
             self.augment = AugmentConfig(**self.augment)
         if self.schedule not in SCHEDULES:
             raise ValueError(f"unknown schedule {self.schedule!r}; choose from {', '.join(SCHEDULES)}")
-        for name in ("epochs", "batch_size", "crops_per_image"):
+        for name in ("epochs", "batch_size", "crops_per_image", "eval_every"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
         if not 0 < self.center_fraction <= 1:
@@ -74,15 +77,17 @@ class TrainConfig:
         return asdict(self)
 
     def identity(self) -> str:
-        """Hash of what changes the result (not workers): a checkpoint resumes only under the same identity."""
+        """Hash of what changes the result (not workers or the cache): a checkpoint resumes only under the same identity."""
         params = self.to_dict()
         params.pop("workers")
+        params.pop("frame_cache_gib")
         return params_hash(params)
 
 
 class CropDataset(Dataset):
-    """Item i = `crops_per_image` augmented crops of image i, from one decode; augmentation seeded by
-    (seed, epoch, i) so results do not depend on the number of workers or on resuming."""
+    """Item i = `crops_per_image` augmented crops of image i, from one decode (kept for later epochs within
+    `frame_cache_gib`); augmentation seeded by (seed, epoch, i) so results do not depend on the number of
+    workers, the cache or resuming."""
 
     def __init__(self, records, classes, config: TrainConfig):
         self.records, self.classes, self.config = list(records), list(classes), config
@@ -97,14 +102,9 @@ class CropDataset(Dataset):
         record = self.records[index]
         self.pipeline.set_random_seed(int(np.random.SeedSequence([self.config.seed, self.epoch, index]).generate_state(1)[0]))
         try:
-            image = read_image(record.path)
+            image = read_frame(record.path, self.config.frame_cache_gib, self.config.center_fraction)
         except ImageReadError as exc:
             return torch.empty(0, 3, self.crop, self.crop), torch.empty(0, dtype=torch.long), str(exc)
-        if self.config.center_fraction < 1:
-            height, width = image.shape[:2]
-            keep_h, keep_w = int(height * self.config.center_fraction), int(width * self.config.center_fraction)
-            top, left = (height - keep_h) // 2, (width - keep_w) // 2
-            image = image[top:top + keep_h, left:left + keep_w]
         crops = np.stack([augment(self.pipeline, image) for _ in range(self.config.crops_per_image)])
         labels = torch.full((len(crops),), self.classes.index(record.camera), dtype=torch.long)
         return to_tensor(crops), labels, ""
@@ -318,8 +318,9 @@ def train(records, classes, config: TrainConfig, out_dir, eval_records=None, res
                "train_accuracy": correct / max(seen, 1), "lr_end": lr_at(max(step - 1, 0), steps_per_epoch, config),
                "images_per_s": seen * world_size / max(train_seconds, 1e-9), "train_seconds": train_seconds}
         if rank == 0:
-            val = _evaluate(model, val_records, classes, config)
-            test = _evaluate(model, eval_records, classes, config)
+            evaluate = (epoch + 1) % config.eval_every == 0 or epoch + 1 == config.epochs
+            val = _evaluate(model, val_records, classes, config) if evaluate else {}
+            test = _evaluate(model, eval_records, classes, config) if evaluate else {}
             row.update({"val_accuracy": val.get("accuracy", float("nan")),
                         "test_accuracy": test.get("accuracy", float("nan")),
                         "test_weighted_accuracy": test.get("weighted_accuracy", float("nan")),
@@ -330,7 +331,7 @@ def train(records, classes, config: TrainConfig, out_dir, eval_records=None, res
             atomic_write_text(out_dir / "history.csv", pd.DataFrame(history).to_csv(index=False))
             if config.average_last > 1 and epoch >= config.epochs - config.average_last:
                 save_checkpoint(out_dir / f"epoch{epoch + 1}.pt", model, config, epoch + 1, step, history)
-            if best_metric is None or metric >= best_metric:
+            if (evaluate or not val_records) and (best_metric is None or metric >= best_metric):
                 best_metric = metric
                 save_checkpoint(out_dir / "best.pt", model, config, epoch + 1, step, history, best_metric=best_metric)
             save_checkpoint(last_path, model, config, epoch + 1, step, history, optimizer, best_metric)

@@ -13,7 +13,9 @@ import torch
 
 from camlib.augment import AugmentConfig
 from camlib.datasets import class_names, read_kaggle
-from camlib.train import (CheckpointError, TrainConfig, load_checkpoint, load_model, lr_at, stratified_split, train)
+from camlib import framecache
+from camlib.train import (CheckpointError, CropDataset, TrainConfig, load_checkpoint, load_model, lr_at, stratified_split,
+                          train)
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -62,6 +64,45 @@ def test_same_seed_same_weights(toy_cameras, tmp_path):
     a = train(train_records, classes, config, tmp_path / "a", progress=False).model.state_dict()
     b = train(train_records, classes, config, tmp_path / "b", progress=False).model.state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_frame_cache_serves_the_same_crops_and_weights(toy_cameras, tmp_path):
+    train_records, _, classes = toy_records(toy_cameras)
+    framecache.clear()
+    cached = CropDataset(train_records, classes, small_config(frame_cache_gib=1.0))
+    plain = CropDataset(train_records, classes, small_config(frame_cache_gib=0.0))
+    for epoch in (0, 1):  # epoch 1 reads every frame from memory
+        cached.epoch = plain.epoch = epoch
+        for index in range(len(train_records)):
+            assert torch.equal(cached[index][0], plain[index][0])
+    info = framecache.cache_info()
+    assert info["misses"] == len(train_records) and info["hits"] == len(train_records), info
+    with pytest.raises(ValueError):  # frames are shared between epochs: writing into one is refused
+        framecache.read_frame(train_records[0].path, 1.0)[0, 0, 0] = 0
+    a = train(train_records, classes, small_config(epochs=2, frame_cache_gib=0.0), tmp_path / "a", progress=False)
+    b = train(train_records, classes, small_config(epochs=2, frame_cache_gib=1.0), tmp_path / "b", progress=False)
+    assert all(torch.equal(a.model.state_dict()[k], b.model.state_dict()[k]) for k in a.model.state_dict())
+    tiny = framecache.read_frame(train_records[0].path, 1e-9)  # larger than the budget: served, not kept
+    assert tiny.shape[2] == 3 and framecache.cache_info()["bytes"] == 0
+
+
+def test_frame_cache_notices_a_changed_file(tmp_path):
+    from PIL import Image
+    path = tmp_path / "frame.png"
+    Image.new("RGB", (40, 30), (10, 20, 30)).save(path)
+    assert framecache.read_frame(path, 0.1)[0, 0].tolist() == [10, 20, 30]
+    Image.new("RGB", (40, 30), (200, 20, 30)).save(path)
+    os.utime(path, ns=(time.time_ns(), time.time_ns() + 10 ** 9))
+    assert framecache.read_frame(path, 0.1)[0, 0].tolist() == [200, 20, 30]
+    assert framecache.read_frame(path, 0.1, center_fraction=0.5).shape == (15, 20, 3)
+
+
+def test_eval_every_k_epochs_and_after_the_last(toy_cameras, tmp_path):
+    train_records, test_records, classes = toy_records(toy_cameras)
+    result = train(train_records, classes, small_config(epochs=3, eval_every=2, val_fraction=0.2), tmp_path / "run",
+                   eval_records=test_records, progress=False)
+    evaluated = result.history.dropna(subset=["test_accuracy"]).epoch.tolist()
+    assert evaluated == [2, 3] and result.history.val_accuracy.notna().tolist() == [False, True, True]
 
 
 def test_checkpoint_refuses_foreign_files(tmp_path):
