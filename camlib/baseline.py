@@ -34,6 +34,12 @@ def _feature_names() -> list[str]:
 
 
 FEATURE_NAMES = _feature_names()
+# "seed": the Kaggle write-up's first idea (moments, quantiles, correlations and co-occurrences of the
+# residual); "extended" adds features aimed at the CFA phase and the JPEG 8x8 grid.
+FEATURE_SETS = {
+    "seed": [i for i, n in enumerate(FEATURE_NAMES) if "_phase" not in n and "_block8_" not in n],
+    "extended": list(range(len(FEATURE_NAMES))),
+}
 
 
 def _residuals(image: np.ndarray) -> np.ndarray:
@@ -196,11 +202,19 @@ class BaselineModel:
     feature_names: list[str]
     params: dict
     skipped: list[str] = field(default_factory=list)
+    feature_set: str = "seed"
 
 
-def fit_baseline(train_records, classes, crop_size: int = 256, crops_per_image: int = 4, seed: int = 0,
-                 max_iter: int = 200, progress: bool = True, n_jobs: int = 1) -> BaselineModel:
-    """Fit HistGradientBoosting on features of `crops_per_image` random crops per training image."""
+def _check_feature_set(feature_set: str) -> list[int]:
+    if feature_set not in FEATURE_SETS:
+        raise ValueError(f"unknown feature set {feature_set!r}; choose from {', '.join(FEATURE_SETS)}")
+    return FEATURE_SETS[feature_set]
+
+
+def training_features(train_records, classes, crop_size: int = 256, crops_per_image: int = 4, seed: int = 0,
+                      progress: bool = True, n_jobs: int = 1) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """(features of every crop, class index of each, unreadable files) of `crops_per_image` random crops
+    per training image (all of FEATURE_NAMES)."""
     classes = list(classes)
     unknown = sorted({str(r.camera) for r in train_records if r.camera not in classes})
     if unknown:
@@ -217,20 +231,45 @@ def fit_baseline(train_records, classes, crop_size: int = 256, crops_per_image: 
         labels += [classes.index(record.camera)] * len(image_features)
     if not features:
         raise ValueError("no readable training images for the baseline")
-    params = dict(crops_per_image=crops_per_image, seed=seed, max_iter=max_iter, learning_rate=0.1)
+    return np.concatenate(features), np.array(labels), skipped
+
+
+def fit_features(features, labels, classes, crop_size: int, crops_per_image: int = 4, seed: int = 0,
+                 max_iter: int = 200, feature_set: str = "seed", skipped=()) -> BaselineModel:
+    """Fit HistGradientBoosting on the `feature_set` columns of precomputed crop features."""
+    columns = _check_feature_set(feature_set)
+    params = dict(crops_per_image=crops_per_image, seed=seed, max_iter=max_iter, learning_rate=0.1,
+                  feature_set=feature_set)
     model = HistGradientBoostingClassifier(learning_rate=0.1, max_iter=max_iter, early_stopping=False,
                                            random_state=seed)
-    model.fit(np.concatenate(features), np.array(labels))
-    return BaselineModel(model, classes, crop_size, list(FEATURE_NAMES), params, skipped)
+    model.fit(features[:, columns], labels)
+    return BaselineModel(model, list(classes), crop_size, [FEATURE_NAMES[i] for i in columns], params,
+                         list(skipped), feature_set)
+
+
+def fit_baseline(train_records, classes, crop_size: int = 256, crops_per_image: int = 4, seed: int = 0,
+                 max_iter: int = 200, progress: bool = True, n_jobs: int = 1, feature_set: str = "seed") -> BaselineModel:
+    """Fit HistGradientBoosting on features of `crops_per_image` random crops per training image."""
+    _check_feature_set(feature_set)
+    features, labels, skipped = training_features(train_records, classes, crop_size, crops_per_image, seed,
+                                                  progress, n_jobs)
+    return fit_features(features, labels, classes, crop_size, crops_per_image, seed, max_iter, feature_set, skipped)
+
+
+def grid_features(records, crop_size: int, crops_per_image: int = 4, progress: bool = True, n_jobs: int = 1) -> list:
+    """(features or None, error) per record, on the deterministic crop grid of test images."""
+    paths = [r.path for r in records]
+    return _extract(paths, crop_size, crops_per_image, [None] * len(paths), n_jobs, progress, "baseline test features")
 
 
 def predict_baseline(model: BaselineModel, records, crops_per_image: int = 4, progress: bool = True,
-                     n_jobs: int = 1) -> pd.DataFrame:
+                     n_jobs: int = 1, features=None) -> pd.DataFrame:
     """One row per record: path, camera, manipulation, pred, confidence, error, p_<class>; the image
-    probability is the mean crop probability over a deterministic grid of crops."""
-    paths = [r.path for r in records]
-    results = _extract(paths, model.crop_size, crops_per_image, [None] * len(paths), n_jobs, progress,
-                       "baseline test features")
+    probability is the mean crop probability over a deterministic grid of crops (`features`: the
+    records' grid_features, when already computed)."""
+    results = features if features is not None else grid_features(records, model.crop_size, crops_per_image,
+                                                                  progress, n_jobs)
+    columns = FEATURE_SETS[model.feature_set]
     probabilities = np.full((len(records), len(model.classes)), np.nan)
     readable = [i for i, (_, error) in enumerate(results) if not error]
     if readable:
@@ -238,7 +277,7 @@ def predict_baseline(model: BaselineModel, records, crops_per_image: int = 4, pr
         owners = np.concatenate([[i] * len(results[i][0]) for i in readable])
         crop_proba = np.zeros((len(stacked), len(model.classes)))
         # sklearn's columns cover only the classes seen in training; absent ones keep probability 0
-        crop_proba[:, model.model.classes_] = model.model.predict_proba(stacked)
+        crop_proba[:, model.model.classes_] = model.model.predict_proba(stacked[:, columns])
         for i in readable:
             probabilities[i] = crop_proba[owners == i].mean(axis=0)
     rows = []
@@ -252,3 +291,23 @@ def predict_baseline(model: BaselineModel, records, crops_per_image: int = 4, pr
     for k, name in enumerate(model.classes):
         frame[f"p_{name}"] = probabilities[:, k]
     return frame
+
+
+def evaluate_baseline(train_records, test_records, classes, crop_size: int = 256, crops_per_image: int = 4,
+                      seed: int = 0, max_iter: int = 200, feature_sets=("seed", "extended"), progress: bool = True) -> dict:
+    """Fit on the training device and score the test device with the challenge's metric, once per feature
+    set (features are computed once). JSON-ready: {set: {metrics, confusion, n_features}}, plus `skipped`."""
+    from .infer import accuracy_metrics, confusion
+
+    for feature_set in feature_sets:
+        _check_feature_set(feature_set)
+    features, labels, skipped = training_features(train_records, classes, crop_size, crops_per_image, seed, progress)
+    test = grid_features(test_records, crop_size, crops_per_image, progress)
+    result = {"skipped": skipped}
+    for feature_set in feature_sets:
+        model = fit_features(features, labels, classes, crop_size, crops_per_image, seed, max_iter, feature_set, skipped)
+        predictions = predict_baseline(model, test_records, crops_per_image, progress=False, features=test)
+        predictions["crop_accuracy"] = float("nan")  # one probability per image: no crop-level figure
+        result[feature_set] = {"metrics": accuracy_metrics(predictions), "n_features": len(model.feature_names),
+                               "confusion": confusion(predictions, list(classes)).to_dict()}
+    return result

@@ -182,3 +182,16 @@ def write_submission(predictions: pd.DataFrame, path) -> Path:
 def write_predictions(predictions: pd.DataFrame, path) -> Path:
     """All columns (probabilities included), written atomically."""
     return atomic_write_text(path, predictions.to_csv(index=False))
+
+
+def evaluate_test(model, records, classes, tta: TTAConfig, out_dir=None, progress: bool = True) -> dict:
+    """Scores of the labelled test records with `tta` and with one centre crop (the TTA gain), as a
+    JSON-ready dict; writes predictions.csv and submission.csv to `out_dir` when given."""
+    predictions = predict_records(model, records, classes, tta, progress=progress)
+    if out_dir is not None:
+        write_predictions(predictions, Path(out_dir) / "predictions.csv")
+        write_submission(predictions, Path(out_dir) / "submission.csv")
+    single = TTAConfig(crop=tta.crop, crops="center", transforms="none", batch_size=tta.batch_size)
+    single_crop = predict_records(model, records, classes, single, progress=progress)
+    return {"tta": accuracy_metrics(predictions), "single_crop": accuracy_metrics(single_crop),
+            "tta_config": tta.to_dict(), "confusion": confusion(predictions, list(classes)).to_dict()}

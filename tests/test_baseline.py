@@ -7,7 +7,8 @@ import pytest
 from PIL import Image
 
 from camlib.baseline import (
-    FEATURE_NAMES, BaselineModel, crop_positions, fit_baseline, predict_baseline, residual_features, sample_crops,
+    FEATURE_NAMES, FEATURE_SETS, BaselineModel, crop_positions, evaluate_baseline, fit_baseline, predict_baseline,
+    residual_features, sample_crops,
 )
 from camlib.datasets import Record, class_names
 from camlib.manipulations import jpeg
@@ -147,3 +148,19 @@ def test_unreadable_files_are_skipped_with_reason(dataset, fitted, tmp_path):
     frame = predict_baseline(model, bad + dataset[-1:], progress=False)
     assert (frame.error.iloc[:4] != "").all() and frame.pred.iloc[:4].isna().all()
     assert frame.error.iloc[4] == "" and frame.pred.iloc[4] in fitted.classes
+
+
+def test_feature_sets_and_evaluation(dataset, fitted):
+    seed_names = [FEATURE_NAMES[i] for i in FEATURE_SETS["seed"]]
+    assert fitted.feature_set == "seed" and fitted.feature_names == seed_names
+    assert not any("phase" in n or "block8" in n for n in seed_names) and len(FEATURE_SETS["extended"]) == len(FEATURE_NAMES)
+    train = [r for r in dataset if r.split == "train"]
+    test = [r for r in dataset if r.split == "test"]
+    scores = evaluate_baseline(train, test, fitted.classes, crop_size=CROP, crops_per_image=4, max_iter=60, progress=False)
+    assert scores["skipped"] == [] and scores["seed"]["n_features"] == len(seed_names)
+    assert scores["extended"]["n_features"] == len(FEATURE_NAMES)
+    # the shared feature pass gives what fit_baseline + predict_baseline give on their own
+    alone = predict_baseline(fitted, test, progress=False)
+    assert scores["seed"]["metrics"]["accuracy"] == (alone.pred == alone.camera).mean()
+    with pytest.raises(ValueError, match="unknown feature set"):
+        fit_baseline(train, fitted.classes, crop_size=CROP, feature_set="everything", progress=False)

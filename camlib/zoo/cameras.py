@@ -50,13 +50,14 @@ class DifficultyKnobs:
     subsampling: tuple[int, ...]
     jpeg_quality: tuple[int, int]  # inclusive range, spread evenly over the models
     raw_bits: tuple[int, ...]
+    iso_max: float = 1.0  # per-frame sensor gain drawn log-uniformly in [1, iso_max] (scene light level)
 
 
 DIFFICULTIES = {
     "easy": DifficultyKnobs(1.0, CFA_PATTERNS, ("bilinear", "malvar2004", "menon2007"), (0, 1, 2), (85, 97), (10, 12)),
     "default": DifficultyKnobs(0.3, ("RGGB", "RGGB", "BGGR"), ("malvar2004", "menon2007"), (2, 2, 1), (90, 95),
-                               (10, 12)),
-    "hard": DifficultyKnobs(0.12, ("RGGB",), ("malvar2004",), (2,), (92, 94), (12,)),
+                               (10, 12), iso_max=4.0),
+    "hard": DifficultyKnobs(0.12, ("RGGB",), ("malvar2004",), (2,), (92, 94), (12,), iso_max=8.0),
 }
 
 # Devices of one model share its sensor and ISP; they differ by these (log-normal jitter, std).
@@ -83,6 +84,7 @@ class CameraModel:
     full_well: float
     read_noise: float
     raw_bits: int
+    iso_max: float  # auto-ISO: each frame's sensor gain is drawn log-uniformly in [1, iso_max]
     denoise_luma: float
     denoise_chroma_sigma: float
     sharpen_amount: float
@@ -186,7 +188,7 @@ def camera_models(n: int = 10, difficulty: str = "default", seed: int = 0) -> li
             ccm=_as_tuple(colour_matrix(v["crosstalk"], v["ccm_saturation"], v["ccm_hue_deg"])),
             ccm_saturation=round(v["ccm_saturation"], 4), ccm_hue_deg=round(v["ccm_hue_deg"], 3),
             exposure_target=round(v["exposure_target"], 4), full_well=round(v["full_well"], 1),
-            read_noise=round(v["read_noise"], 3), raw_bits=int(discrete["raw_bits"][i]),
+            read_noise=round(v["read_noise"], 3), raw_bits=int(discrete["raw_bits"][i]), iso_max=float(knobs.iso_max),
             denoise_luma=round(v["denoise_luma"], 4), denoise_chroma_sigma=round(v["denoise_chroma_sigma"], 4),
             sharpen_amount=round(v["sharpen_amount"], 4), sharpen_radius=round(v["sharpen_radius"], 4),
             tone_gamma=round(v["tone_gamma"], 4), tone_shoulder=round(v["tone_shoulder"], 4),

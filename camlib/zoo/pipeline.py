@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import math
 import time
 import warnings
 from dataclasses import dataclass
@@ -157,18 +158,26 @@ def mosaic(scene: np.ndarray, model: CameraModel, exposure: float) -> np.ndarray
     return cfa
 
 
-def sensor_noise(cfa: np.ndarray, model: CameraModel, device: Device, window: Window, rng) -> np.ndarray:
-    """PRNU, shot and read noise, hot pixels, saturation and the ADC: returns normalised raw in ~0..1."""
-    electrons = cfa * prnu_gain(device, window) * np.float32(device.full_well)
-    np.minimum(electrons, device.full_well, out=electrons)  # the well saturates
+def iso_gain(model: CameraModel, rng) -> float:
+    """The frame's sensor gain: scenes differ in light, so auto-ISO amplifies fewer photons by 1..iso_max."""
+    return float(np.exp(rng.uniform(0.0, math.log(model.iso_max)))) if model.iso_max > 1 else 1.0
+
+
+def sensor_noise(cfa: np.ndarray, model: CameraModel, device: Device, window: Window, rng, gain: float = 1.0) -> np.ndarray:
+    """PRNU, shot and read noise, hot pixels, saturation and the ADC at sensor gain `gain`: full scale is then
+    reached with 1/gain of the well's electrons, so shot and read noise grow relative to the signal.
+    Returns normalised raw in ~0..1."""
+    full_scale = np.float32(device.full_well / gain)  # electrons that reach the ADC's white level
+    electrons = cfa * prnu_gain(device, window) * full_scale
+    np.minimum(electrons, full_scale, out=electrons)  # the well (or the amplified signal) saturates
     rows, cols, levels = hot_pixels(device, window)
-    electrons[rows, cols] += (levels * device.full_well).astype(np.float32)
+    electrons[rows, cols] += (levels * full_scale).astype(np.float32)
     sigma = np.sqrt(np.maximum(electrons, 0.0) + np.float32(device.read_noise ** 2))  # Gaussian shot + read
     electrons += sigma * rng.standard_normal(cfa.shape, dtype=np.float32)
     white = 2 ** model.raw_bits - 1
     black = 2 ** (model.raw_bits - 4)
     span = np.float32(white - black)
-    digital = np.clip(np.rint(black + electrons * (span / np.float32(device.full_well))), 0, white)
+    digital = np.clip(np.rint(black + electrons * (span / full_scale)), 0, white)
     return (digital - np.float32(black)) / span
 
 
@@ -240,7 +249,7 @@ def render(scene: np.ndarray, preview: np.ndarray, model: CameraModel, device: D
         metering = meter(preview, model)
         cfa = mosaic(blurred, model, metering.exposure)
     with timed("noise_prnu"):
-        raw = sensor_noise(cfa, model, device, window, rng)
+        raw = sensor_noise(cfa, model, device, window, rng, iso_gain(model, rng))
     with timed("isp"):
         raw = white_balance(raw, model, metering.wb_gains)
     with timed("cfa_demosaic"):
