@@ -47,9 +47,11 @@ def main():
         if not args.skip_baseline:
             scores = baseline.evaluate_baseline(data.train, data.test, data.classes, settings.baseline_crop,
                                                 settings.baseline_crops_per_image, settings.seed,
-                                                settings.baseline_max_iter, progress=False)["metrics"]
-            for key in KEYS:
-                emit(f"{args.difficulty}_baseline_{key}", scores[key], "fraction")
+                                                settings.baseline_max_iter, progress=False)
+            for feature_set in baseline.FEATURE_SETS:
+                prefix = "baseline" if feature_set == "seed" else f"baseline_{feature_set}"
+                for key in KEYS:
+                    emit(f"{args.difficulty}_{prefix}_{key}", scores[feature_set]["metrics"][key], "fraction")
         if args.skip_cnn:
             return
         result = train(data.train, data.classes, settings.train_config(), args.keep or f"{run_dir}/model", progress=False)

@@ -61,7 +61,9 @@ class Settings:
     robustness_sweep: str = "full"  # full | short
     crop_sizes: list = field(default_factory=lambda: [32, 48, 64, 96, 128, 192, 256, 384, 512])
     train_sizes: list = field(default_factory=lambda: [5, 15, 40])
-    study_epochs: int = 3
+    study_epochs: int = 3  # each study model: this many epochs, one LR cycle that ends annealed
+    study_tta_crops: str = "five"  # how the study models (training-set size, architectures) are scored
+    study_tta_transforms: str = "none"
     arch_study: list = field(default_factory=lambda: ["efficientnet_lite0:none", "resnet18:none"])
     baseline_crop: int = 256
     baseline_crops_per_image: int = 4
@@ -85,6 +87,7 @@ class Settings:
             raise ValueError("crop must be >= 16 and epochs, study_epochs >= 1")
         self.train_config()  # validates schedule, batch size and augmentation values
         self.tta_config()
+        self.study_tta_config()
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -110,6 +113,14 @@ class Settings:
                            seed=self.seed,
                            augment=self.augment_config(augmented))
 
+    def study_config(self) -> TrainConfig:
+        """The main recipe for `study_epochs`, with one LR cycle over them (a short run ends at a low LR)."""
+        return replace(self.train_config(epochs=self.study_epochs), cycle_epochs=float(self.study_epochs))
+
+    def study_tta_config(self) -> TTAConfig:
+        return TTAConfig(crop=self.crop, crops=self.study_tta_crops, transforms=self.study_tta_transforms,
+                         grid_size=self.tta_grid)
+
     def tta_config(self) -> TTAConfig:
         return TTAConfig(crop=self.crop, crops=self.tta_crops, transforms=self.tta_transforms, grid_size=self.tta_grid)
 
@@ -117,12 +128,14 @@ class Settings:
 PROFILES: dict[str, dict] = {
     "smoke": dict(epochs=1, batch_size=16, crop=64, crops_per_image=4, workers=0, tta_crops="center", tta_transforms="flip",
                   robustness_images_per_class=2, robustness_sweep="short", robustness_tta_crops="center",
+                  study_tta_crops="center",
                   crop_sizes=[32, 64, 128], train_sizes=[2, 4], study_epochs=1, arch_study=["efficientnet_lite0:none"],
                   baseline_crop=128, baseline_crops_per_image=2, baseline_max_iter=30),
     "cpu": dict(),
     "gpu": dict(arch="densenet161", weights="imagenet", epochs=30, batch_size=16, crops_per_image=2, crop=480,
                 cycle_epochs=5.0, workers=8, eval_every=1, frame_cache_gib=0.0, average_last=3, tta_crops="five", tta_transforms="d4",
                 robustness_images_per_class=50, robustness_tta_crops="five", robustness_tta_transforms="flip",
+                study_tta_transforms="flip",
                 crop_sizes=[64, 128, 192, 256, 320, 384, 448, 512], train_sizes=[10, 25, 50, 100, 250],
                 study_epochs=10, arch_study=["densenet161:imagenet", "densenet201:imagenet", "densenet161:none",
                                              "efficientnet_lite0:imagenet"],

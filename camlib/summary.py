@@ -280,8 +280,10 @@ def limitations(metrics) -> str:
     settings = metrics.get("settings") or {}
     if settings.get("profile") != "gpu":
         items.append(f"Short training (profile `{settings.get('profile')}`: {settings.get('epochs')} epochs, {settings.get('crop')} px "
-                     "crops, efficientnet_lite0) instead of the seed's DenseNet161 on 480 px crops for many epochs; the studies "
-                     f"train for {settings.get('study_epochs')} epochs each. The `gpu` profile runs the full recipe.")
+                     "crops, efficientnet_lite0) instead of the seed's DenseNet161 on 480 px crops for many epochs; the study "
+                     f"models (training-set size, architectures) train for {settings.get('study_epochs')} epochs each (one LR "
+                     f"cycle) and are scored with `{settings.get('study_tta_crops')}` crops x `{settings.get('study_tta_transforms')}`: "
+                     "far from converged, so their differences are rough. The `gpu` profile runs the full recipe.")
     items.append("One seed per configuration: no confidence intervals across training runs.")
     return "\n".join(f"- {item}" for item in items)
 
