@@ -105,19 +105,32 @@ def show_augmentations(image: np.ndarray, pipeline, n: int = 12, title="The trai
     return fig
 
 
-def plot_training(history: pd.DataFrame, steps: pd.DataFrame, title="Training curves"):
+def plot_training(history: pd.DataFrame, steps: pd.DataFrame, title: str | None = None):
+    """Loss per step, accuracy per epoch (train on augmented crops, validation and test when evaluated), LR.
+    The default title states where the run ended."""
     fig, axes = plt.subplots(1, 3, figsize=(14, 3.6))
     if not steps.empty:
-        sns.lineplot(data=steps, x="step", y="loss", ax=axes[0], alpha=0.35, label="per step")
+        axes[0].plot(steps.step, steps.loss, alpha=0.35, label="per step")
         axes[0].plot(steps.step, steps.loss.rolling(10, min_periods=1).mean(), label="mean of 10 steps")
+        axes[0].legend()
         sns.lineplot(data=steps, x="step", y="lr", ax=axes[2])
     axes[0].set(xlabel="optimisation step", ylabel="cross-entropy loss", title="loss")
-    columns = [c for c in ("train_accuracy", "val_accuracy", "test_accuracy") if c in history]
+    labels = {"train_accuracy": "train (augmented crops)", "val_accuracy": "validation (training device, 4 crops)",
+              "test_accuracy": "test device (4 crops)"}
+    columns = [c for c in labels if c in history]
     if not history.empty:
         long = history.melt(id_vars="epoch", value_vars=columns, var_name="split", value_name="accuracy").dropna()
+        long["split"] = long.split.map(labels)
         sns.lineplot(data=long, x="epoch", y="accuracy", hue="split", marker="o", ax=axes[1])
-    axes[1].set(xlabel="epoch", ylabel="accuracy (fraction)", ylim=(0, 1.02), title="accuracy")
+        axes[1].legend(loc="upper left", fontsize="small")
+    axes[1].set(xlabel="epoch", ylabel="accuracy (fraction)", ylim=(0, 1.02), title="accuracy per epoch")
     axes[2].set(xlabel="optimisation step", ylabel="learning rate", title="cyclic learning rate", yscale="log")
+    if title is None:
+        title = "Training curves"
+        if not steps.empty and "test_accuracy" in history and history.test_accuracy.notna().any():
+            last = history.dropna(subset=["test_accuracy"]).iloc[-1]
+            title = (f"Loss falls from {steps.loss.iloc[:10].mean():.2f} to {steps.loss.iloc[-10:].mean():.2f}; "
+                     f"test-device accuracy {last.test_accuracy:.2f} after epoch {int(last.epoch)}")
     fig.suptitle(title)
     fig.tight_layout()
     return fig
