@@ -117,6 +117,18 @@ class Settings:
         """The main recipe for `study_epochs`, with one LR cycle over them (a short run ends at a low LR)."""
         return replace(self.train_config(epochs=self.study_epochs), cycle_epochs=float(self.study_epochs))
 
+    def robustness_sweeps(self) -> dict:
+        from .studies import ROBUSTNESS_SWEEPS, SHORT_ROBUSTNESS_SWEEPS
+        return ROBUSTNESS_SWEEPS if self.robustness_sweep == "full" else SHORT_ROBUSTNESS_SWEEPS
+
+    def robustness_tta_config(self) -> TTAConfig:
+        return TTAConfig(crop=self.crop, crops=self.robustness_tta_crops, transforms=self.robustness_tta_transforms)
+
+    def arch_variants(self) -> list[str]:
+        """'arch:weights' of the architecture study: the main model first, then `arch_study` without it."""
+        main = f"{self.arch}:{self.weights}"
+        return [main] + [variant for variant in self.arch_study if variant != main]
+
     def study_tta_config(self) -> TTAConfig:
         return TTAConfig(crop=self.crop, crops=self.study_tta_crops, transforms=self.study_tta_transforms,
                          grid_size=self.tta_grid)

@@ -15,6 +15,7 @@ ROBUSTNESS_SWEEPS = {
     "gamma": [0.25, 0.5, 0.7, 0.8, 0.9, 1.0, 1.1, 1.2, 1.35, 1.5, 1.75],
     "resize": [0.25, 0.4, 0.5, 0.65, 0.8, 1.0, 1.25, 1.5, 2.0, 2.5],
 }
+SHORT_ROBUSTNESS_SWEEPS = {"jpeg": [50, 90], "gamma": [0.8, 1.2], "resize": [0.5, 2.0]}  # the smoke profile's
 
 
 def per_class_subset(records, images_per_class: int | None):
