@@ -178,7 +178,7 @@ def test_resume_after_sigkill_mid_epoch(toy_cameras, tmp_path):
 
 
 DDP_SCRIPT = """
-import sys, torch.distributed as dist
+import os, sys, torch.distributed as dist
 from camlib.augment import AugmentConfig
 from camlib.datasets import class_names, read_kaggle
 from camlib.train import TrainConfig, train
@@ -186,7 +186,7 @@ records = read_kaggle(sys.argv[1])
 result = train([r for r in records if r.split == "train"], class_names(records),
                TrainConfig(epochs=1, batch_size=4, crops_per_image=2, augment=AugmentConfig(crop=32), weights="none", val_fraction=0.0),
                sys.argv[2], progress=False)
-print("rank", dist.get_rank(), "world", dist.get_world_size(), "steps", len(result.steps))
+os.write(1, f"rank {dist.get_rank()} world {dist.get_world_size()} steps {len(result.steps)}\\n".encode())  # one write: the two ranks share stdout
 """
 
 
