@@ -70,12 +70,15 @@ def main():
 
     # 2. training step (batch of the cpu profile, tensors in memory) and inference per view vs crop side
     model = create_model(config.arch, len(data.classes), config.weights, classes=data.classes)
+    memory_format = torch.channels_last if config.channels_last else torch.contiguous_format  # as camlib.train
+    model = model.to(memory_format=memory_format)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     criterion = torch.nn.CrossEntropyLoss()
     train_ms, infer_ms = [], []
     for side in args.sides:
         log(f"crop side {side}: {args.steps} training steps of {config.batch_size}, {args.steps} batches of {tta.batch_size} views")
-        images, labels = torch.rand(config.batch_size, 3, side, side), torch.randint(0, len(data.classes), (config.batch_size,))
+        images = torch.rand(config.batch_size, 3, side, side).contiguous(memory_format=memory_format)
+        labels = torch.randint(0, len(data.classes), (config.batch_size,))
 
         def train_step():
             loss = criterion(model(images), labels)
@@ -86,7 +89,7 @@ def main():
         model.train()
         train_step()  # warm-up
         train_ms.append(1000 * best_seconds(train_step, args.steps) / config.batch_size)
-        views = torch.rand(tta.batch_size, 3, side, side)
+        views = torch.rand(tta.batch_size, side, side, 3).permute(0, 3, 1, 2)  # NHWC strides, as infer.to_tensor
         model.eval()
         with torch.no_grad():
             model(views)  # warm-up

@@ -31,7 +31,8 @@ class Timed:
 
 
 def train_step(model, optimizer, criterion, images, labels, lr):
-    """The body of camlib.train.train's step loop on CPU (lr set, forward, loss, backward, step, stats)."""
+    """The body of camlib.train.train's step loop on CPU (lr set, forward, loss, backward, step, stats);
+    the caller puts images in the model's memory format."""
     for group in optimizer.param_groups:
         group["lr"] = lr
     logits = model(images)
@@ -88,10 +89,14 @@ def main():
     dataset = CropDataset(train_records, data.classes, config)
     images_per_step = config.batch_size // config.crops_per_image
     model = create_model(config.arch, len(data.classes), config.weights, classes=data.classes).train()
+    if config.channels_last:  # as camlib.train.train does
+        model = model.to(memory_format=torch.channels_last)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     criterion = torch.nn.CrossEntropyLoss()
 
     def step(images, labels):
+        if config.channels_last:
+            images = images.contiguous(memory_format=torch.channels_last)
         train_step(model, optimizer, criterion, images, labels, config.lr)
 
     memory = [collate_crops([dataset[i * images_per_step + j] for j in range(images_per_step)]) for i in range(2)]

@@ -294,15 +294,17 @@ def predict_baseline(model: BaselineModel, records, crops_per_image: int = 4, pr
 
 
 def evaluate_baseline(train_records, test_records, classes, crop_size: int = 256, crops_per_image: int = 4,
-                      seed: int = 0, max_iter: int = 200, feature_sets=("seed", "extended"), progress: bool = True) -> dict:
+                      seed: int = 0, max_iter: int = 200, feature_sets=("seed", "extended"), progress: bool = True,
+                      n_jobs: int = -1) -> dict:
     """Fit on the training device and score the test device with the challenge's metric, once per feature
-    set (features are computed once). JSON-ready: {set: {metrics, confusion, n_features}}, plus `skipped`."""
+    set (features are computed once, by `n_jobs` processes: -1 = all cores; each image has its own seed, so
+    the result does not depend on it). JSON-ready: {set: {metrics, confusion, n_features}}, plus `skipped`."""
     from .infer import accuracy_metrics, confusion
 
     for feature_set in feature_sets:
         _check_feature_set(feature_set)
-    features, labels, skipped = training_features(train_records, classes, crop_size, crops_per_image, seed, progress)
-    test = grid_features(test_records, crop_size, crops_per_image, progress)
+    features, labels, skipped = training_features(train_records, classes, crop_size, crops_per_image, seed, progress, n_jobs)
+    test = grid_features(test_records, crop_size, crops_per_image, progress, n_jobs)
     result = {"skipped": skipped}
     for feature_set in feature_sets:
         model = fit_features(features, labels, classes, crop_size, crops_per_image, seed, max_iter, feature_set, skipped)

@@ -1,6 +1,7 @@
 """Run settings (profiles + overrides), the data of a run, and each stage of the report with caching."""
 from __future__ import annotations
 
+import json
 import os
 import time
 from dataclasses import asdict, dataclass, field, fields, replace
@@ -64,12 +65,14 @@ class Settings:
     study_epochs: int = 3  # each study model: this many epochs, one LR cycle that ends annealed
     study_tta_crops: str = "five"  # how the study models (training-set size, architectures) are scored
     study_tta_transforms: str = "none"
-    arch_study: list = field(default_factory=lambda: ["efficientnet_lite0:none", "resnet18:none"])
+    arch_study: list = field(default_factory=lambda: ["efficientnet_lite0:none"])  # + "resnet18:none": ~1 min more
     baseline_crop: int = 256
     baseline_crops_per_image: int = 4
     baseline_max_iter: int = 200
 
     def __post_init__(self):
+        for name, item_type in (("crop_sizes", int), ("train_sizes", int), ("arch_study", str)):
+            setattr(self, name, _as_list(getattr(self, name), item_type, name))
         if self.profile not in PROFILES:
             raise ValueError(f"unknown profile {self.profile!r}; choose from {', '.join(PROFILES)}")
         if self.layout not in LAYOUTS:
@@ -153,6 +156,22 @@ PROFILES: dict[str, dict] = {
                                              "efficientnet_lite0:imagenet"],
                 baseline_crop=512, baseline_crops_per_image=8, baseline_max_iter=500),
 }
+
+
+def _as_list(value, item_type, name: str) -> list:
+    """A list field given as a list, a JSON list or comma-separated text (as `run_all.sh -p NAME a,b` passes it)."""
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            value = json.loads(text) if text.startswith("[") else [part.strip() for part in text.split(",") if part.strip()]
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{name}: cannot read {value!r} as a list ({exc.msg}); write e.g. a,b,c") from None
+    if not isinstance(value, (list, tuple)):
+        value = [value]
+    try:
+        return [item_type(item) for item in value]
+    except (TypeError, ValueError):
+        raise ValueError(f"{name}: every item must be {item_type.__name__}, got {value!r}") from None
 
 
 def resolve(profile: str = "cpu", overrides: dict | None = None) -> Settings:

@@ -3,11 +3,14 @@ manipulation, test crop size, training-set size and architectures (transfer vs s
 from __future__ import annotations
 
 from dataclasses import replace
+
 import pandas as pd
+from tqdm import tqdm
 
 from . import manipulations
-from .infer import TTAConfig, accuracy_metrics, predict_records
-from .train import TrainConfig, train
+from .infer import (TTAConfig, accuracy_metrics, image_views, predict_records, prediction_row, probabilities_by_item,
+                    read_test_image)
+from .train import TrainConfig, stratified_split, train
 
 # Sweeps of the original figures (values of each manipulation family).
 ROBUSTNESS_SWEEPS = {
@@ -31,42 +34,62 @@ def per_class_subset(records, images_per_class: int | None):
     return subset
 
 
-def _manipulation(family: str, value: float, center_crop: int = 0):
-    """image -> (optional centre crop, as the challenge's 512 test crops) -> manipulation."""
-    def manipulate(image):
+def _centre_cropper(center_crop: int):
+    """image -> its centre `center_crop` square (as the challenge's 512 px test crops), when larger."""
+    def crop(image):
         if center_crop and min(image.shape[:2]) > center_crop:
-            image = manipulations.center_crop(image, center_crop)
-        return manipulations.apply(image, family, value)
-    return manipulate
+            return manipulations.center_crop(image, center_crop)
+        return image
+    return crop
 
 
 def robustness(models: dict, records, classes, tta: TTAConfig, sweeps=None, center_crop: int = 0, progress=True) -> pd.DataFrame:
     """Accuracy of each model variant on `records` after each manipulation value.
 
     models: {variant label: model}; records: unaltered test-device images (centre-cropped first when
-    `center_crop` is set, so real full frames are manipulated like the challenge's 512 px crops)."""
+    `center_crop` is set, so real full frames are manipulated like the challenge's 512 px crops).
+    Each image is decoded once and each manipulation made once, then scored by every model."""
     sweeps = sweeps or ROBUSTNESS_SWEEPS
+    points = [(family, value) for family, values in sweeps.items() for value in values]
+    predictions = {(family, value, variant): [] for family, value in points for variant in models}
+    for model in models.values():
+        model.eval()
+    for record in tqdm(records, desc=f"robustness ({len(points)} manipulations)", disable=not progress, leave=False):
+        image, error = read_test_image(record, _centre_cropper(center_crop))
+        views = [] if image is None else [image_views(manipulations.apply(image, family, value), tta) for family, value in points]
+        for variant, model in models.items():
+            probabilities = probabilities_by_item(model, views, tta.batch_size) if views else [None] * len(points)
+            for (family, value), point_probabilities in zip(points, probabilities):
+                predictions[(family, value, variant)].append(prediction_row(record, classes, point_probabilities, error))
     rows = []
-    for family, values in sweeps.items():
-        for value in values:
-            for variant, model in models.items():
-                predictions = predict_records(model, records, classes, tta,
-                                              manipulate=_manipulation(family, value, center_crop),
-                                              progress=progress, desc=f"{variant} {family}={value}")
-                metrics = accuracy_metrics(predictions)
-                rows.append({"family": family, "value": float(value), "variant": variant,
-                             "accuracy": metrics.get("accuracy"), "n_images": metrics.get("n_images", 0)})
+    for (family, value, variant), prediction_rows in predictions.items():
+        metrics = accuracy_metrics(pd.DataFrame(prediction_rows))
+        rows.append({"family": family, "value": float(value), "variant": variant,
+                     "accuracy": metrics.get("accuracy"), "n_images": metrics.get("n_images", 0)})
     return pd.DataFrame(rows)
 
 
 def crop_size(model, records, classes, sizes, transforms: str = "none", center_crop: int = 0, progress=True) -> pd.DataFrame:
-    """Accuracy vs the side of one centre test crop (the model pools globally, so any size works)."""
+    """Accuracy vs the side of one centre test crop (the model pools globally, so any size works);
+    each image is decoded once for all sizes."""
+    model.eval()
+    configs = {int(size): TTAConfig(crop=int(size), crops="center", transforms=transforms) for size in sizes}
+    predictions = {size: [] for size in configs}
+    records, images_per_pass = list(records), 16
+    with tqdm(total=len(records), desc=f"crop sizes {min(configs)}-{max(configs)}", disable=not progress, leave=False) as bar:
+        for start in range(0, len(records), images_per_pass):
+            block = [(record, *read_test_image(record, _centre_cropper(center_crop)))
+                     for record in records[start:start + images_per_pass]]
+            for size, tta in configs.items():
+                views = [image_views(image, tta) for _, image, _ in block if image is not None]
+                probabilities = iter(probabilities_by_item(model, views, images_per_pass))
+                for record, image, error in block:
+                    predictions[size].append(prediction_row(record, classes, None if image is None else next(probabilities), error))
+            bar.update(len(block))
     rows = []
-    for size in sizes:
-        tta = TTAConfig(crop=int(size), crops="center", transforms=transforms, batch_size=16)
-        metrics = accuracy_metrics(predict_records(model, records, classes, tta, manipulate=_manipulation("none", 0, center_crop),
-                                                   progress=progress, desc=f"crop {size}"))
-        rows.append({"crop": int(size), "accuracy": metrics.get("accuracy"), "n_images": metrics.get("n_images", 0)})
+    for size, prediction_rows in predictions.items():
+        metrics = accuracy_metrics(pd.DataFrame(prediction_rows))
+        rows.append({"crop": size, "accuracy": metrics.get("accuracy"), "n_images": metrics.get("n_images", 0)})
     return pd.DataFrame(rows)
 
 
@@ -80,6 +103,11 @@ def train_and_score(train_records, classes, config: TrainConfig, out_dir, test_r
     return metrics
 
 
+def main_epoch_images(train_records, config: TrainConfig) -> int:
+    """Images per epoch of a model trained on all of `train_records` (those left after its validation split)."""
+    return config.images_per_epoch or len(stratified_split(train_records, config.val_fraction, config.seed)[0])
+
+
 def study_model_dir(root, config: TrainConfig, images_per_class: int | None = None) -> str:
     """One folder per (arch, weights, subset): studies that need the same model share its training."""
     weights = config.weights if config.weights in ("imagenet", "none") else "file"
@@ -88,10 +116,10 @@ def study_model_dir(root, config: TrainConfig, images_per_class: int | None = No
 
 def train_size(train_records, classes, config: TrainConfig, counts, out_dir, test_records, tta, progress=True) -> pd.DataFrame:
     """Accuracy vs number of training images per class. Every model gets the same compute: each epoch
-    draws as many images as the full training set has (small subsets are repeated, augmented anew)."""
+    draws as many images as an epoch on the full training set (small subsets are repeated, augmented anew)."""
     rows = []
     available = min(sum(r.camera == c for r in train_records) for c in classes)
-    fixed_compute = replace(config, images_per_epoch=config.images_per_epoch or len(train_records))
+    fixed_compute = replace(config, images_per_epoch=main_epoch_images(train_records, config))
     for count in sorted({min(int(c), available) for c in counts}):
         subset = per_class_subset(train_records, count)
         folder = study_model_dir(out_dir, fixed_compute, None if count == available else count)
@@ -106,7 +134,7 @@ def architectures(train_records, classes, config: TrainConfig, variants, out_dir
     for variant in variants:
         arch, _, weights = variant.partition(":")
         variant_config = replace(config, arch=arch, weights=weights or "none",
-                                 images_per_epoch=config.images_per_epoch or len(train_records))
+                                 images_per_epoch=main_epoch_images(train_records, config))
         label = f"{arch} ({'ImageNet' if weights == 'imagenet' else 'scratch' if weights in ('', 'none') else weights})"
         metrics = train_and_score(train_records, classes, variant_config, study_model_dir(out_dir, variant_config),
                                   test_records, tta, progress)

@@ -1,4 +1,4 @@
-"""Trainer: Adam + cyclic LR, several crops per decode, AMP/channels_last on CUDA, DDP via torchrun,
+"""Trainer: Adam + cyclic LR, several crops per decode, channels_last, bf16 AMP on CUDA, DDP via torchrun,
 atomic checkpoints with everything needed to resume, and a per-epoch/per-step history."""
 from __future__ import annotations
 
@@ -57,7 +57,7 @@ class TrainConfig:
     eval_every: int = 1  # validate (and test) every k epochs and after the last
     seed: int = 0
     amp: bool = True  # bf16 autocast on CUDA (ignored on CPU)
-    channels_last: bool = True  # on CUDA
+    channels_last: bool = True  # NHWC weights and batches on every device (decoded crops are NHWC already)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
 
     def __post_init__(self):
@@ -244,7 +244,7 @@ def train(records, classes, config: TrainConfig, out_dir, eval_records=None, res
     eval_records = [r for r in (eval_records or []) if r.camera in classes]
 
     model = create_model(config.arch, len(classes), config.weights, classes=classes).to(device)
-    if device.type == "cuda" and config.channels_last:
+    if config.channels_last:
         model = model.to(memory_format=torch.channels_last)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
 
@@ -299,7 +299,7 @@ def train(records, classes, config: TrainConfig, out_dir, eval_records=None, res
             for group in optimizer.param_groups:
                 group["lr"] = lr
             images, labels = images.to(device, non_blocking=True), labels.to(device, non_blocking=True)
-            if device.type == "cuda" and config.channels_last:
+            if config.channels_last:
                 images = images.contiguous(memory_format=torch.channels_last)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
                 logits = ddp_model(images)  # (B, num_classes)

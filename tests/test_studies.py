@@ -1,0 +1,120 @@
+"""The studies' shared passes (one decode per image, one manipulation for every model, views of several
+images per forward pass) give what scoring each setting on its own gives."""
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from camlib import manipulations, studies
+from camlib.datasets import class_names, read_kaggle
+from camlib.io import read_image
+from camlib.infer import (CPU_PIXELS_PER_PASS, TTAConfig, accuracy_metrics, image_views, predict_records, prediction_row,
+                          view_probabilities, views_per_pass)
+from camlib.train import TrainConfig, stratified_split
+
+
+class TextureModel(torch.nn.Module):
+    """A fixed 3-class 'model': the class whose texture level (mean |pixel - right neighbour|) is nearest.
+    On the toy cameras (blur < JPEG < sharp) it is mostly right, and JPEG or resizing changes what it says,
+    so a study that scored the wrong manipulation or model would get other accuracies."""
+
+    def __init__(self, centres):
+        super().__init__()
+        self.centres = torch.nn.Parameter(torch.tensor(centres, dtype=torch.float32))
+
+    def forward(self, x):
+        texture = (x[..., 1:] - x[..., :-1]).abs().mean((1, 2, 3))  # per view: no batch statistics
+        return -1e4 * (texture[:, None] - self.centres) ** 2
+
+
+def tiny_model(classes: int, seed: int) -> torch.nn.Module:
+    assert classes == 3
+    centres = [[0.028, 0.032, 0.054], [0.026, 0.034, 0.06], [0.03, 0.031, 0.05], [0.02, 0.04, 0.07]][seed % 4]
+    return TextureModel(centres).eval()
+
+
+@pytest.fixture(scope="module")
+def toy(toy_cameras):
+    records = read_kaggle(toy_cameras)
+    return [r for r in records if r.split == "train"], [r for r in records if r.split == "test"], class_names(records)
+
+
+def one_image_at_a_time(model, records, classes, tta) -> pd.DataFrame:
+    """The plain reference: every image decoded and scored in forward passes of its own."""
+    rows = []
+    for record in records:
+        image = read_image(record.path)
+        probabilities = view_probabilities(model, image_views(image, tta), tta.batch_size)
+        rows.append(prediction_row(record, classes, probabilities))
+    return pd.DataFrame(rows)
+
+
+def test_predict_records_batched_across_images_equals_one_at_a_time(toy):
+    _, test, classes = toy
+    model, tta = tiny_model(len(classes), 0), TTAConfig(crop=48, crops="five", transforms="flip", batch_size=32)
+    batched = predict_records(model, test, classes, tta, progress=False)  # 3 images of 10 views per pass
+    alone = one_image_at_a_time(model, test, classes, tta)
+    assert list(batched.pred) == list(alone.pred)
+    probabilities = [f"p_{c}" for c in classes]
+    assert np.allclose(batched[probabilities], alone[probabilities], atol=1e-6)
+    assert np.allclose(batched.crop_accuracy, alone.crop_accuracy)
+
+
+def test_robustness_equals_scoring_each_manipulation_and_model_alone(toy):
+    _, test, classes = toy
+    models = {"a": tiny_model(len(classes), 1), "b": tiny_model(len(classes), 2)}
+    sweeps = {"jpeg": [30, 90], "gamma": [0.5, 1.5], "resize": [0.5, 1.5]}
+    tta = TTAConfig(crop=48, crops="five", transforms="none")
+    table = studies.robustness(models, test, classes, tta, sweeps, progress=False)
+    assert len(table) == 12 and set(table.variant) == {"a", "b"} and (table.n_images == len(test)).all()
+    for row in table.itertuples():
+        reference = predict_records(models[row.variant], test, classes, tta, progress=False,
+                                    manipulate=lambda image: manipulations.apply(image, row.family, row.value))
+        assert row.accuracy == pytest.approx(accuracy_metrics(reference)["accuracy"]), row
+    assert table.accuracy.nunique() > 1  # the manipulations do change what the models say
+
+
+def test_crop_size_equals_one_centre_crop_per_size(toy):
+    _, test, classes = toy
+    model = tiny_model(len(classes), 3)
+    table = studies.crop_size(model, test, classes, [16, 48, 96, 160], progress=False)
+    for row in table.itertuples():
+        reference = predict_records(model, test, classes, TTAConfig(crop=row.crop, crops="center", transforms="none"),
+                                    progress=False)
+        assert row.accuracy == pytest.approx(accuracy_metrics(reference)["accuracy"]) and row.n_images == len(test)
+
+
+def test_unreadable_image_is_listed_in_every_study_row(toy, tmp_path):
+    _, test, classes = toy
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"not a jpeg")
+    records = list(test) + [type(test[0])(str(broken), classes[0], "test-device", "test", "unalt")]
+    table = studies.robustness({"a": tiny_model(len(classes), 1)}, records, classes,
+                               TTAConfig(crop=48, crops="center", transforms="none"), {"gamma": [0.8, 1.2]}, progress=False)
+    assert (table.n_images == len(test)).all()  # the bad file is skipped, the others scored
+
+
+def test_views_per_pass_keeps_cpu_passes_small_for_large_views():
+    assert views_per_pass(32, 96, 96, "cpu") == 32
+    assert views_per_pass(32, 256, 256, "cpu") == CPU_PIXELS_PER_PASS // (256 * 256) < 32
+    assert views_per_pass(32, 512, 512, "cpu") == 1
+    assert views_per_pass(32, 512, 512, "cuda") == 32
+
+
+def test_study_models_get_the_main_models_epoch(toy):
+    train_records, _, _ = toy
+    config = TrainConfig(val_fraction=0.2)
+    assert studies.main_epoch_images(train_records, config) == len(stratified_split(train_records, 0.2, 0)[0]) < len(train_records)
+    assert studies.main_epoch_images(train_records, TrainConfig(images_per_epoch=7)) == 7
+
+
+def test_study_lists_from_the_command_line():
+    from camlib import project
+    settings = project.resolve("cpu", {"arch_study": "efficientnet_lite0:none, resnet18:none", "train_sizes": "[5, 10]",
+                                       "crop_sizes": 64})
+    assert settings.arch_study == ["efficientnet_lite0:none", "resnet18:none"]
+    assert settings.train_sizes == [5, 10] and settings.crop_sizes == [64]
+    with pytest.raises(ValueError, match="train_sizes: every item must be int"):
+        project.resolve("cpu", {"train_sizes": "5,x"})
+    with pytest.raises(ValueError, match="unknown arch 'resnet19'"):
+        project.resolve("cpu", {"arch_study": "resnet19:none"})
