@@ -10,7 +10,6 @@ import numpy as np
 import torch
 from PIL import Image
 
-import camlib.train as camtrain
 from camlib.augment import augment, training_pipeline
 from camlib.io import read_image, read_info
 from camlib.models import create_model
@@ -73,7 +72,7 @@ def main():
     model = create_model(config.arch, len(data.classes), config.weights, classes=data.classes)
     memory_format = torch.channels_last if config.channels_last else torch.contiguous_format  # as camlib.train
     model = model.to(memory_format=memory_format)
-    optimizer = camtrain.make_optimizer(model, config)  # as camlib.train.train
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     criterion = torch.nn.CrossEntropyLoss()
     train_ms, infer_ms = [], []
     for side in args.sides:

@@ -91,7 +91,7 @@ def main():
     model = create_model(config.arch, len(data.classes), config.weights, classes=data.classes).train()
     if config.channels_last:  # as camlib.train.train does
         model = model.to(memory_format=torch.channels_last)
-    optimizer = camtrain.make_optimizer(model, config)  # as camlib.train.train
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     criterion = torch.nn.CrossEntropyLoss()
 
     def step(images, labels):

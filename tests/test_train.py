@@ -202,11 +202,3 @@ def test_ddp_two_cpu_processes(toy_cameras, tmp_path):
     # each rank sees half of the 18 training images: 9 images / 2 per step = 4 steps (drop_last)
     assert "steps 4" in out.stdout
     assert load_checkpoint(tmp_path / "run" / "final.pt")["epoch"] == 1
-
-
-def test_optimizer_is_fused_adam_on_cpu():
-    from camlib.train import make_optimizer
-    model = torch.nn.Linear(3, 2)
-    optimizer = make_optimizer(model, small_config(lr=5e-4))
-    assert isinstance(optimizer, torch.optim.Adam) and optimizer.defaults["fused"] is True
-    assert optimizer.defaults["lr"] == 5e-4
