@@ -284,7 +284,11 @@ def limitations(metrics) -> str:
                      f"models (training-set size, architectures) train for {settings.get('study_epochs')} epochs each (one LR "
                      f"cycle) and are scored with `{settings.get('study_tta_crops')}` crops x `{settings.get('study_tta_transforms')}`: "
                      "far from converged, so their differences are rough. The `gpu` profile runs the full recipe.")
-    items.append("One seed per configuration: no confidence intervals across training runs.")
+    items.append("One seed per configuration: no confidence intervals across training runs, and single runs vary far more "
+                 "than the 2-point margin of the verdicts. In development, a change that only altered floating-point rounding "
+                 "(a fused Adam kernel: same update rule, seed and data, commit 7e1d135) moved the default run's main model "
+                 "from 0.713 to 0.466 weighted accuracy (README, 'How much to trust one run'). Read each verdict as this "
+                 "run's, not as settled.")
     return "\n".join(f"- {item}" for item in items)
 
 
