@@ -163,12 +163,17 @@ def predict_records(model, records, classes, tta: TTAConfig, manipulate=None, pr
     with tqdm(total=len(records), desc=desc, disable=not progress, leave=False) as bar:
         for start in range(0, len(records), images_per_pass):
             block = [(record, *read_test_image(record, manipulate)) for record in records[start:start + images_per_pass]]
-            readable = [image_views(image, tta) for _, image, _ in block if image is not None]
-            probabilities = iter(probabilities_by_item(model, readable, tta.batch_size))
-            for record, image, error in block:
-                rows.append(prediction_row(record, classes, None if image is None else next(probabilities), error))
+            rows += score_block(model, block, classes, tta)
             bar.update(len(block))
     return pd.DataFrame(rows)
+
+
+def score_block(model, block, classes, tta: TTAConfig) -> list[dict]:
+    """Prediction rows of [(record, image or None, error)], the readable images' views in shared passes."""
+    readable = [image_views(image, tta) for _, image, _ in block if image is not None]
+    probabilities = iter(probabilities_by_item(model, readable, tta.batch_size))
+    return [prediction_row(record, classes, None if image is None else next(probabilities), error)
+            for record, image, error in block]
 
 
 def weighted_accuracy(correct, manipulated) -> float:

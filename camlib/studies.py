@@ -9,7 +9,7 @@ from tqdm import tqdm
 
 from . import manipulations
 from .infer import (TTAConfig, accuracy_metrics, image_views, predict_records, prediction_row, probabilities_by_item,
-                    read_test_image)
+                    read_test_image, score_block)
 from .train import TrainConfig, stratified_split, train
 
 # Sweeps of the original figures (values of each manipulation family).
@@ -43,6 +43,12 @@ def _centre_cropper(center_crop: int):
     return crop
 
 
+def _accuracy(prediction_rows: list[dict]) -> dict:
+    """Accuracy and number of scored images of a list of prediction rows."""
+    metrics = accuracy_metrics(pd.DataFrame(prediction_rows))
+    return {"accuracy": metrics.get("accuracy"), "n_images": metrics.get("n_images", 0)}
+
+
 def robustness(models: dict, records, classes, tta: TTAConfig, sweeps=None, center_crop: int = 0, progress=True) -> pd.DataFrame:
     """Accuracy of each model variant on `records` after each manipulation value.
 
@@ -61,36 +67,26 @@ def robustness(models: dict, records, classes, tta: TTAConfig, sweeps=None, cent
             probabilities = probabilities_by_item(model, views, tta.batch_size) if views else [None] * len(points)
             for (family, value), point_probabilities in zip(points, probabilities):
                 predictions[(family, value, variant)].append(prediction_row(record, classes, point_probabilities, error))
-    rows = []
-    for (family, value, variant), prediction_rows in predictions.items():
-        metrics = accuracy_metrics(pd.DataFrame(prediction_rows))
-        rows.append({"family": family, "value": float(value), "variant": variant,
-                     "accuracy": metrics.get("accuracy"), "n_images": metrics.get("n_images", 0)})
-    return pd.DataFrame(rows)
+    return pd.DataFrame([{"family": family, "value": float(value), "variant": variant, **_accuracy(rows)}
+                         for (family, value, variant), rows in predictions.items()])
 
 
 def crop_size(model, records, classes, sizes, transforms: str = "none", center_crop: int = 0, progress=True) -> pd.DataFrame:
     """Accuracy vs the side of one centre test crop (the model pools globally, so any size works);
     each image is decoded once for all sizes."""
     model.eval()
-    configs = {int(size): TTAConfig(crop=int(size), crops="center", transforms=transforms) for size in sizes}
-    predictions = {size: [] for size in configs}
     records, images_per_pass = list(records), 16
+    configs = {int(size): TTAConfig(crop=int(size), crops="center", transforms=transforms, batch_size=images_per_pass)
+               for size in sizes}
+    predictions = {size: [] for size in configs}
     with tqdm(total=len(records), desc=f"crop sizes {min(configs)}-{max(configs)}", disable=not progress, leave=False) as bar:
         for start in range(0, len(records), images_per_pass):
             block = [(record, *read_test_image(record, _centre_cropper(center_crop)))
                      for record in records[start:start + images_per_pass]]
             for size, tta in configs.items():
-                views = [image_views(image, tta) for _, image, _ in block if image is not None]
-                probabilities = iter(probabilities_by_item(model, views, images_per_pass))
-                for record, image, error in block:
-                    predictions[size].append(prediction_row(record, classes, None if image is None else next(probabilities), error))
+                predictions[size] += score_block(model, block, classes, tta)
             bar.update(len(block))
-    rows = []
-    for size, prediction_rows in predictions.items():
-        metrics = accuracy_metrics(pd.DataFrame(prediction_rows))
-        rows.append({"crop": size, "accuracy": metrics.get("accuracy"), "n_images": metrics.get("n_images", 0)})
-    return pd.DataFrame(rows)
+    return pd.DataFrame([{"crop": size, **_accuracy(rows)} for size, rows in predictions.items()])
 
 
 def train_and_score(train_records, classes, config: TrainConfig, out_dir, test_records, tta: TTAConfig,
