@@ -12,7 +12,7 @@ import torch
 
 
 def setup(seed: int = 0, threads: int | None = None) -> None:
-    """Torch threads (default: every core, as camlib.project.set_threads does) and fixed seeds."""
+    """Torch threads (default: every core, as camlib.stages.core.set_threads does) and fixed seeds."""
     torch.set_num_threads(threads or os.cpu_count() or 1)
     random.seed(seed)
     np.random.seed(seed)
@@ -40,7 +40,8 @@ def peak_rss_gib(children: bool = True) -> float:
 
 def cpu_data(profile: str = "cpu"):
     """(settings, RunData) of the profile's simulated zoo: built once, reused from data/ afterwards."""
-    from camlib.project import load_data, resolve
+    from camlib.rundata import load_data
+    from camlib.settings import resolve
     settings = resolve(profile)
     log(f"loading the {profile} zoo (built on first use)")
-    return settings, load_data(settings, progress=False)
+    return settings, load_data(settings)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every benchmark in order; stdout gets only their `name value unit` lines, everything else goes to stderr.
-#   benchmarks/run.sh [RUN_DIR]      RUN_DIR: a finished ./run_all.sh run for report_time.py (default runs/cpu-zoo)
+#   benchmarks/run.sh [RUN_DIR]      RUN_DIR: a finished ./run_all.sh run for report_time.py and convergence.py
+#                                    (default runs/cpu-zoo, the default report's run)
 #   nice -n 10 benchmarks/run.sh 2>bench.log     on a shared machine
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -23,7 +24,9 @@ bench() {  # bench SCRIPT [ARGS...]: figures to stdout, any other line to stderr
 bench benchmarks/train_bench.py
 bench benchmarks/tta_bench.py
 bench benchmarks/scaling.py
+bench benchmarks/real_photos.py
 bench benchmarks/report_time.py "${1:-runs/cpu-zoo}"
+bench benchmarks/convergence.py "${1:-runs/cpu-zoo}"  # trains the main recipe twice as long: the longest step
 
 if [[ ${#failed[@]} -gt 0 ]]; then
   echo "run.sh: failed: ${failed[*]}" >&2

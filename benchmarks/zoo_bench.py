@@ -47,7 +47,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("out_dir", nargs="?", help="empty folder to build into (default: a temporary folder)")
     parser.add_argument("--profile", default="cpu", choices=sorted(build.PROFILES))
-    parser.add_argument("--difficulty", default="default")
+    parser.add_argument("--difficulty", default="distinct")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     args = parser.parse_args()
     if args.out_dir:

@@ -14,11 +14,16 @@ import numpy as np
 
 from . import manipulations
 
+# The seed's training ranges (its write-up: gamma 0.8-1.2, JPEG quality 70-90, rescale 0.5-2).
+SEED_GAMMA_RANGE = (0.8, 1.2)
+SEED_JPEG_RANGE = (70, 90)
+SEED_SCALE_RANGE = (0.5, 2.0)
+
 
 class RandomGammaManip(A.ImageOnlyTransform):
     """Gamma correction with gamma drawn uniformly in `gamma_range` (seed: 0.8-1.2)."""
 
-    def __init__(self, gamma_range=(0.8, 1.2), p: float = 1.0):
+    def __init__(self, gamma_range=SEED_GAMMA_RANGE, p: float = 1.0):
         super().__init__(p=p)
         low, high = gamma_range
         if not 0 < low <= high:
@@ -35,7 +40,7 @@ class RandomGammaManip(A.ImageOnlyTransform):
 class RandomJpegManip(A.ImageOnlyTransform):
     """JPEG round trip with quality drawn uniformly (integers) in `quality_range` (seed: 70-90)."""
 
-    def __init__(self, quality_range=(70, 90), p: float = 1.0):
+    def __init__(self, quality_range=SEED_JPEG_RANGE, p: float = 1.0):
         super().__init__(p=p)
         low, high = quality_range
         if not 1 <= low <= high <= 100:
@@ -52,7 +57,7 @@ class RandomJpegManip(A.ImageOnlyTransform):
 class RandomResizeManip(A.ImageOnlyTransform):
     """Rescale by a factor drawn log-uniformly in `scale_range` (seed: 0.5-2) with one of `interpolations`."""
 
-    def __init__(self, scale_range=(0.5, 2.0), interpolations=("bicubic",), p: float = 1.0):
+    def __init__(self, scale_range=SEED_SCALE_RANGE, interpolations=("bicubic",), p: float = 1.0):
         super().__init__(p=p)
         low, high = scale_range
         if not 0 < low <= high:
@@ -78,9 +83,9 @@ class AugmentConfig:
     crop: int = 480  # final training crop (seed: 480)
     pre_crop: int | None = None  # first random crop; None = 2 x crop (seed: 960)
     d4: bool = True  # random 90-degree rotations and flips
-    gamma_range: tuple[float, float] | None = (0.8, 1.2)
-    jpeg_range: tuple[int, int] | None = (70, 90)
-    scale_range: tuple[float, float] | None = (0.5, 2.0)
+    gamma_range: tuple[float, float] | None = SEED_GAMMA_RANGE
+    jpeg_range: tuple[int, int] | None = SEED_JPEG_RANGE
+    scale_range: tuple[float, float] | None = SEED_SCALE_RANGE
     interpolations: tuple[str, ...] = ("bicubic",)  # or all of manipulations.INTERPOLATIONS
     manipulation_prob: float = 0.5  # chance that one manipulation is applied to a crop
 
@@ -95,6 +100,26 @@ class AugmentConfig:
 NO_AUGMENTATION = dict(d4=False, gamma_range=None, jpeg_range=None, scale_range=None)
 
 
+def manipulation_steps(config: AugmentConfig) -> list:
+    """The manipulation transforms switched on in `config` (gamma, JPEG, rescale), in that order."""
+    steps = []
+    if config.gamma_range is not None:
+        steps.append(RandomGammaManip(config.gamma_range))
+    if config.jpeg_range is not None:
+        steps.append(RandomJpegManip(config.jpeg_range))
+    if config.scale_range is not None:
+        steps.append(RandomResizeManip(config.scale_range, config.interpolations))
+    return steps
+
+
+def manipulation_step(config: AugmentConfig, seed: int | None = None) -> A.Compose | None:
+    """OneOf(the manipulations) with probability `manipulation_prob`, alone (None when there is none)."""
+    steps = manipulation_steps(config)
+    if not steps or config.manipulation_prob <= 0:
+        return None
+    return A.Compose([A.OneOf(steps, p=config.manipulation_prob)], seed=seed)
+
+
 def training_pipeline(config: AugmentConfig, seed: int | None = None) -> A.Compose:
     """Random crop -> D4 -> OneOf(gamma, JPEG, rescale) -> final crop, for HxWx3 uint8 images."""
     if config.crop < 8:
@@ -107,15 +132,9 @@ def training_pipeline(config: AugmentConfig, seed: int | None = None) -> A.Compo
     steps = [A.RandomCrop(pre_crop, pre_crop, pad_if_needed=True, border_mode=0)]
     if config.d4:
         steps.append(A.D4(p=1.0))
-    manipulation_steps = []
-    if config.gamma_range is not None:
-        manipulation_steps.append(RandomGammaManip(config.gamma_range))
-    if config.jpeg_range is not None:
-        manipulation_steps.append(RandomJpegManip(config.jpeg_range))
-    if config.scale_range is not None:
-        manipulation_steps.append(RandomResizeManip(config.scale_range, config.interpolations))
-    if manipulation_steps and config.manipulation_prob > 0:
-        steps.append(A.OneOf(manipulation_steps, p=config.manipulation_prob))
+    manipulations_on = manipulation_steps(config)
+    if manipulations_on and config.manipulation_prob > 0:
+        steps.append(A.OneOf(manipulations_on, p=config.manipulation_prob))
     steps.append(A.RandomCrop(config.crop, config.crop, pad_if_needed=True, border_mode=0))
     return A.Compose(steps, seed=seed)
 

@@ -172,12 +172,31 @@ def sample_crops(image: np.ndarray, crop_size: int, crops_per_image: int,
             for top, left in crop_positions(image.shape, crop_size, crops_per_image, rng)]
 
 
-def _image_features(path, crop_size, crops_per_image, seed_seq):
+def manipulated_crops(image: np.ndarray, crop_size: int, crops_per_image: int, rng: np.random.Generator,
+                      augment) -> list[np.ndarray]:
+    """Training crops as the CNN sees them: a random grid-aligned crop of twice the size, with probability
+    `augment.manipulation_prob` one manipulation drawn from its ranges, then the centre `crop_size` square."""
+    from .augment import manipulation_step
+    step = manipulation_step(augment, seed=int(rng.integers(2 ** 31)))
+    crops = []
+    for crop in sample_crops(image, 2 * crop_size, crops_per_image, rng):
+        if step is not None:
+            crop = step(image=np.ascontiguousarray(crop))["image"]
+        height, width = crop.shape[:2]
+        top, left = max(0, (height - crop_size) // 2) // GRID * GRID, max(0, (width - crop_size) // 2) // GRID * GRID
+        crops.append(crop[top:top + crop_size, left:left + crop_size])
+    return crops
+
+
+def _image_features(path, crop_size, crops_per_image, seed_seq, augment=None):
     """(crops x features array, '') for one file, or (None, 'path: reason')."""
     try:
         image = read_image(path)
         rng = None if seed_seq is None else np.random.default_rng(seed_seq)
-        crops = sample_crops(image, crop_size, crops_per_image, rng)
+        if augment is not None and rng is not None:
+            crops = manipulated_crops(image, crop_size, crops_per_image, rng, augment)
+        else:
+            crops = sample_crops(image, crop_size, crops_per_image, rng)
         return np.stack([residual_features(crop) for crop in crops]), ""
     except ImageReadError as exc:
         return None, str(exc)
@@ -185,9 +204,9 @@ def _image_features(path, crop_size, crops_per_image, seed_seq):
         return None, f"{path}: {exc}"
 
 
-def _extract(paths, crop_size, crops_per_image, seeds, n_jobs, progress, desc):
+def _extract(paths, crop_size, crops_per_image, seeds, n_jobs, progress, desc, augment=None):
     """Features of every path in order; each image has its own seed, so n_jobs cannot change results."""
-    jobs = (delayed(_image_features)(p, crop_size, crops_per_image, s) for p, s in zip(paths, seeds))
+    jobs = (delayed(_image_features)(p, crop_size, crops_per_image, s, augment) for p, s in zip(paths, seeds))
     results = Parallel(n_jobs=n_jobs, return_as="generator")(jobs)
     return list(tqdm(results, total=len(paths), desc=desc, disable=not progress))
 
@@ -212,16 +231,18 @@ def _check_feature_set(feature_set: str) -> list[int]:
 
 
 def training_features(train_records, classes, crop_size: int = 256, crops_per_image: int = 4, seed: int = 0,
-                      progress: bool = True, n_jobs: int = 1) -> tuple[np.ndarray, np.ndarray, list[str]]:
+                      progress: bool = True, n_jobs: int = 1, augment=None) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """(features of every crop, class index of each, unreadable files) of `crops_per_image` random crops
-    per training image (all of FEATURE_NAMES)."""
+    per training image (all of FEATURE_NAMES); with `augment` (an AugmentConfig) the crops are manipulated
+    like the CNN's training crops."""
     classes = list(classes)
     unknown = sorted({str(r.camera) for r in train_records if r.camera not in classes})
     if unknown:
         raise ValueError(f"training records with cameras outside `classes`: {', '.join(unknown)}")
     paths = [r.path for r in train_records]
     seeds = [np.random.SeedSequence([seed, index]) for index in range(len(paths))]
-    results = _extract(paths, crop_size, crops_per_image, seeds, n_jobs, progress, "baseline train features")
+    results = _extract(paths, crop_size, crops_per_image, seeds, n_jobs, progress,
+                       "baseline train features" + (" (augmented)" if augment is not None else ""), augment)
     features, labels, skipped = [], [], []
     for record, (image_features, error) in zip(train_records, results):
         if error:
@@ -293,23 +314,28 @@ def predict_baseline(model: BaselineModel, records, crops_per_image: int = 4, pr
     return frame
 
 
-def evaluate_baseline(train_records, test_records, classes, crop_size: int = 256, crops_per_image: int = 4,
-                      seed: int = 0, max_iter: int = 200, feature_sets=("seed", "extended"), progress: bool = True,
-                      n_jobs: int = -1) -> dict:
-    """Fit on the training device and score the test device with the challenge's metric, once per feature
-    set (features are computed once, by `n_jobs` processes: -1 = all cores; each image has its own seed, so
-    the result does not depend on it). JSON-ready: {set: {metrics, confusion, n_features}}, plus `skipped`."""
-    from .infer import accuracy_metrics, confusion
+TRAINING_VARIANTS = ("plain", "augmented")  # the seed's (no augmentation) and trained on the CNN's augmentation
 
+
+def evaluate_baseline(train_records, test_records, classes, crop_size: int = 256, crops_per_image: int = 4,
+                      seed: int = 0, max_iter: int = 200, feature_sets=("seed", "extended"), augment=None,
+                      progress: bool = True, n_jobs: int = -1) -> dict:
+    """Fit on the training device and predict the test device, per (feature set, training variant):
+    {(feature_set, 'plain' | 'augmented'): prediction table}, plus 'skipped' (unreadable training files) and
+    'n_features'. 'augmented' runs only with `augment` (the CNN's AugmentConfig). Features are computed
+    once per variant by `n_jobs` processes (-1 = all cores); each image has its own seed."""
     for feature_set in feature_sets:
         _check_feature_set(feature_set)
-    features, labels, skipped = training_features(train_records, classes, crop_size, crops_per_image, seed, progress, n_jobs)
     test = grid_features(test_records, crop_size, crops_per_image, progress, n_jobs)
-    result = {"skipped": skipped}
-    for feature_set in feature_sets:
-        model = fit_features(features, labels, classes, crop_size, crops_per_image, seed, max_iter, feature_set, skipped)
-        predictions = predict_baseline(model, test_records, crops_per_image, progress=False, features=test)
-        predictions["crop_accuracy"] = float("nan")  # one probability per image: no crop-level figure
-        result[feature_set] = {"metrics": accuracy_metrics(predictions), "n_features": len(model.feature_names),
-                               "confusion": confusion(predictions, list(classes)).to_dict()}
+    result = {"skipped": [], "n_features": {name: len(FEATURE_SETS[name]) for name in feature_sets}}
+    for variant in TRAINING_VARIANTS:
+        if variant == "augmented" and augment is None:
+            continue
+        features, labels, skipped = training_features(train_records, classes, crop_size, crops_per_image, seed, progress,
+                                                      n_jobs, augment if variant == "augmented" else None)
+        result["skipped"] = sorted(set(result["skipped"]) | set(skipped))
+        for feature_set in feature_sets:
+            model = fit_features(features, labels, classes, crop_size, crops_per_image, seed, max_iter, feature_set, skipped)
+            result[(feature_set, variant)] = predict_baseline(model, test_records, crops_per_image, progress=False,
+                                                              features=test)
     return result

@@ -2,16 +2,8 @@
 from __future__ import annotations
 
 import argparse
-import ast
 import sys
 from pathlib import Path
-
-
-def _value(text: str):
-    try:
-        return ast.literal_eval(text)
-    except (ValueError, SyntaxError):
-        return text
 
 
 def cmd_zoo(args) -> int:
@@ -22,21 +14,26 @@ def cmd_zoo(args) -> int:
 
 
 def cmd_train(args) -> int:
-    from . import project
-    from .train import train
+    from .settings import SettingsError
+    from .stages import setup
+    from .stages.core import train_model
     overrides = {"layout": args.layout, "data_dir": args.data_dir or "", "run_dir": args.out, "seed": args.seed}
-    overrides.update(dict(item.split("=", 1) for item in args.set) if args.set else {})
-    overrides = {k: _value(v) if isinstance(v, str) and k not in ("data_dir", "run_dir", "layout") else v for k, v in overrides.items()}
-    settings = project.resolve(args.profile, overrides)
-    project.set_threads()
-    run = project.save_settings(settings)
-    data = project.load_data(settings)
+    for item in args.set or []:
+        name, sep, value = item.partition("=")
+        if not sep:
+            raise SettingsError(f"--set {item!r}: write NAME=VALUE, e.g. --set epochs=3")
+        overrides[name] = value
+    run = setup(profile=args.profile, **overrides)
+    data = run.data
     if data.bad_files is not None and len(data.bad_files):
         print(f"{len(data.bad_files)} unreadable files skipped:", file=sys.stderr)
         for row in data.bad_files.itertuples():
             print(f"  {row.path}: {row.reason}", file=sys.stderr)
-    result = train(data.train, data.classes, settings.train_config(augmented=not args.no_augment), run / "models" / "main",
-                   eval_records=data.test, resume=not args.restart)
+    if args.restart:
+        import shutil
+        shutil.rmtree(run.path / "models" / f"{'noaug' if args.no_augment else 'main'}-seed{run.settings.seed}", ignore_errors=True)
+    config = run.settings.train_config(augmented=not args.no_augment)
+    result = train_model(run, "noaug" if args.no_augment else "main", config)
     print(result.history.to_string(index=False))
     print(f"checkpoint: {result.checkpoint}")
     return 0
@@ -46,7 +43,10 @@ def cmd_predict(args) -> int:
     from .datasets import Record
     from .infer import TTAConfig, predict_records, write_predictions
     from .io import list_images
+    from .openset import UNKNOWN_CAMERA
     from .train import load_model
+    if args.reject_below is not None and not 0 <= args.reject_below <= 1:
+        raise ValueError(f"--reject-below must be a probability in [0, 1], got {args.reject_below:g}")
     model = load_model(args.checkpoint)
     classes = model.config.classes
     paths = list_images(args.paths)
@@ -57,12 +57,16 @@ def cmd_predict(args) -> int:
     records = [Record(str(p), None, split="test") for p in paths]
     table = predict_records(model, records, classes, tta, progress=not args.quiet)
     table = table.drop(columns=["camera", "manipulation", "crop_accuracy", "fname"]).rename(columns={"pred": "camera"})
+    if args.reject_below is not None:  # open set: too unsure a photo may come from a camera the model never saw
+        table.loc[(table.error == "") & (table.confidence < args.reject_below), "camera"] = UNKNOWN_CAMERA
     write_predictions(table, args.out)
     failed = table[table.error != ""]
     for row in failed.itertuples():
         print(f"{row.path}: {row.error}", file=sys.stderr)
     processed = len(table) - len(failed)
     print(f"{processed} of {len(table)} files predicted, {len(failed)} unreadable; table written to {args.out}")
+    if args.reject_below is not None:
+        print(f"{int((table.camera == UNKNOWN_CAMERA).sum())} of them below {args.reject_below:g}: camera '{UNKNOWN_CAMERA}'")
     if processed == 0:
         print("camlib predict: error: no file could be read", file=sys.stderr)
         return 1
@@ -71,7 +75,8 @@ def cmd_predict(args) -> int:
 
 def _training_crop(checkpoint) -> int:
     from .train import load_checkpoint
-    return int(load_checkpoint(checkpoint)["train_config"]["augment"]["crop"])
+    payload = load_checkpoint(checkpoint)
+    return int(payload.get("crop") or payload["train_config"]["augment"]["crop"])
 
 
 def cmd_curate(args) -> int:
@@ -90,26 +95,30 @@ def cmd_download(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .datasets import LAYOUTS
+    from .zoo import DEFAULT_DIFFICULTY, DIFFICULTIES, PROFILES
+    profiles, layouts = list(PROFILES), ["zoo", *LAYOUTS]
     parser = argparse.ArgumentParser(prog="camlib", description="Forensic camera model identification from pixels.")
     commands = parser.add_subparsers(dest="command", required=True)
 
     zoo = commands.add_parser("zoo", help="build the simulated camera dataset (Kaggle layout)")
     zoo.add_argument("--out", required=True, help="output folder")
-    zoo.add_argument("--profile", default="cpu", choices=["smoke", "cpu", "gpu"])
+    zoo.add_argument("--profile", default="cpu", choices=profiles)
     zoo.add_argument("--seed", type=int, default=0)
-    zoo.add_argument("--difficulty", default="default", choices=["easy", "default", "hard"])
+    zoo.add_argument("--difficulty", default=DEFAULT_DIFFICULTY, choices=list(DIFFICULTIES))
     zoo.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
     zoo.set_defaults(func=cmd_zoo)
 
     train = commands.add_parser("train", help="train the main model of a run (resumes when interrupted)")
-    train.add_argument("--profile", default="cpu", choices=["smoke", "cpu", "gpu"])
-    train.add_argument("--layout", default="zoo", choices=["zoo", "kaggle", "dresden", "folder"])
+    train.add_argument("--profile", default="cpu", choices=profiles)
+    train.add_argument("--layout", default="zoo", choices=layouts)
     train.add_argument("--data-dir", default="", help="photos for the kaggle/dresden/folder layouts")
     train.add_argument("--out", default="runs/cli", help="run folder")
-    train.add_argument("--seed", type=int, default=0)
-    train.add_argument("--set", action="append", metavar="NAME=VALUE", help="override a setting, e.g. --set epochs=3 --set arch=resnet34")
+    train.add_argument("--seed", type=int, default=0, help="training seed")
+    train.add_argument("--set", action="append", metavar="NAME=VALUE",
+                       help="override a setting, e.g. --set epochs=3 --set arch=resnet34 (python -m camlib.settings lists them)")
     train.add_argument("--no-augment", action="store_true", help="train without D4/gamma/JPEG/rescale augmentation")
-    train.add_argument("--restart", action="store_true", help="ignore an existing checkpoint")
+    train.add_argument("--restart", action="store_true", help="delete this model's checkpoints and train it anew")
     train.set_defaults(func=cmd_train)
 
     predict = commands.add_parser("predict", help="camera of each image (files or folders), with TTA")
@@ -119,6 +128,8 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--tta-crops", default="five", choices=["center", "five", "grid", "full"])
     predict.add_argument("--tta-transforms", default="flip", choices=["none", "flip", "d4"])
     predict.add_argument("--crop", type=int, default=0, help="TTA crop side (default: the training crop)")
+    predict.add_argument("--reject-below", type=float, default=None, metavar="P",
+                         help="name the camera 'unknown' when the top probability is below P (0 to 1)")
     predict.add_argument("--quiet", action="store_true")
     predict.set_defaults(func=cmd_predict)
 

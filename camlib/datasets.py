@@ -5,6 +5,7 @@ import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
@@ -198,3 +199,39 @@ def records_frame(records) -> pd.DataFrame:
 def class_names(records) -> list[str]:
     """Sorted camera names of the training records: the class order of every model."""
     return sorted({r.camera for r in records if r.split == "train" and r.camera})
+
+
+def stratified_split(records, fraction: float, seed: int):
+    """(kept, held) with about `fraction` of each camera's images held out (none for cameras with < 3)."""
+    rng = np.random.default_rng(seed)
+    kept, held = [], []
+    by_camera: dict[str, list] = {}
+    for record in records:
+        by_camera.setdefault(record.camera, []).append(record)
+    for camera in sorted(by_camera):
+        group = by_camera[camera]
+        n_held = int(round(len(group) * fraction)) if len(group) >= 3 else 0
+        order = rng.permutation(len(group))
+        held += [group[i] for i in order[:n_held]]
+        kept += [group[i] for i in order[n_held:]]
+    return kept, held
+
+
+def drop_small_cameras(records, minimum: int) -> tuple[list, dict]:
+    """(records of cameras with at least `minimum` photos, {left-out camera: its number of photos})."""
+    counts: dict[str, int] = {}
+    for record in records:
+        if record.camera:
+            counts[record.camera] = counts.get(record.camera, 0) + 1
+    small = {camera: count for camera, count in sorted(counts.items()) if count < minimum}
+    return [r for r in records if r.camera not in small], small
+
+
+def split_is_by_device(records) -> bool:
+    """True when every camera's test photos come from other devices than its training photos."""
+    for camera in {r.camera for r in records if r.camera}:
+        train = {r.device for r in records if r.camera == camera and r.split == "train"}
+        test = {r.device for r in records if r.camera == camera and r.split == "test"}
+        if None in train | test or train & test:
+            return False
+    return True

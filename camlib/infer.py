@@ -1,4 +1,4 @@
-"""TTA prediction (crops x D4, softmax averaged), metrics (weighted accuracy) and submission files."""
+"""TTA prediction (crops x D4, softmax averaged over views) and submission files."""
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
@@ -14,7 +14,6 @@ from .runs import atomic_write_text
 
 CROP_MODES = ("center", "five", "grid", "full")
 TRANSFORM_MODES = {"none": 1, "flip": 2, "d4": 8}
-UNALTERED_WEIGHT, MANIPULATED_WEIGHT = 0.7, 0.3  # the challenge's weighting of its two test halves
 MIN_INPUT_SIZE = 32  # smaller images carry too few pixels for the networks' strided stems
 CPU_PIXELS_PER_PASS = 32 * 96 * 96  # CPU forward passes: 32 views of 96 px, 18 of 128, 4 of 256, 1 of 384+
 
@@ -151,71 +150,46 @@ def probabilities_by_item(model, view_sets: list[torch.Tensor], batch_size: int)
     return out
 
 
-def predict_records(model, records, classes, tta: TTAConfig, manipulate=None, progress=True, desc="TTA") -> pd.DataFrame:
+def predict_records(model, records, classes, tta: TTAConfig, manipulate=None, progress=True, desc="TTA",
+                    view_subsets: dict | None = None):
     """One row per record: true camera, prediction, confidence, crop-level accuracy, p_<class>, error.
 
     `manipulate(image) -> image`, when given, is applied after decoding (robustness study). Images with
-    few views (e.g. five crops) share forward passes, up to `tta.batch_size` views each."""
+    few views (e.g. five crops) share forward passes, up to `tta.batch_size` views each. With
+    `view_subsets` ({name: number of leading views, None = all}) the same forward passes give one table per
+    subset, as a dict: e.g. {'flip': None, 'crops only': n_crops} (the first n_crops views are unflipped)."""
     model.eval()
     records = list(records)
+    subsets = view_subsets or {"": None}
     images_per_pass = 1 if tta.crops == "full" else max(1, tta.batch_size // tta.views_per_image)
-    rows = []
+    rows = {name: [] for name in subsets}
     with tqdm(total=len(records), desc=desc, disable=not progress, leave=False) as bar:
         for start in range(0, len(records), images_per_pass):
             block = [(record, *read_test_image(record, manipulate)) for record in records[start:start + images_per_pass]]
-            rows += score_block(model, block, classes, tta)
+            for name, block_rows in score_block(model, block, classes, tta, subsets).items():
+                rows[name] += block_rows
             bar.update(len(block))
-    return pd.DataFrame(rows)
+    tables = {name: pd.DataFrame(block_rows) for name, block_rows in rows.items()}
+    return tables if view_subsets else tables[""]
 
 
-def score_block(model, block, classes, tta: TTAConfig) -> list[dict]:
-    """Prediction rows of [(record, image or None, error)], the readable images' views in shared passes."""
+def score_block(model, block, classes, tta: TTAConfig, subsets: dict | None = None) -> dict[str, list[dict]]:
+    """Prediction rows of [(record, image or None, error)] per view subset ({name: leading views or None}),
+    the readable images' views in shared forward passes."""
+    subsets = subsets or {"": None}
     readable = [image_views(image, tta) for _, image, _ in block if image is not None]
-    probabilities = iter(probabilities_by_item(model, readable, tta.batch_size))
-    return [prediction_row(record, classes, None if image is None else next(probabilities), error)
-            for record, image, error in block]
+    probabilities = probabilities_by_item(model, readable, tta.batch_size)
+    out = {}
+    for name, leading in subsets.items():
+        views = iter(probabilities)
+        out[name] = [prediction_row(record, classes, None if image is None else next(views)[:leading], error)
+                     for record, image, error in block]
+    return out
 
 
-def weighted_accuracy(correct, manipulated) -> float:
-    """The challenge metric: per-image weights 0.7 (unaltered) and 0.3 (manipulated), normalised.
-
-    With as many manipulated as unaltered images this equals 0.7 * acc_unalt + 0.3 * acc_manip."""
-    correct, manipulated = np.asarray(correct, dtype=float), np.asarray(manipulated, dtype=bool)
-    if correct.size == 0:
-        return float("nan")
-    weights = np.where(manipulated, MANIPULATED_WEIGHT, UNALTERED_WEIGHT)
-    return float((weights * correct).sum() / weights.sum())
-
-
-def accuracy_metrics(predictions: pd.DataFrame) -> dict:
-    """Accuracy overall, on unaltered and manipulated images, weighted, per class; crop-level too."""
-    scored = predictions[predictions.camera.notna() & (predictions.error == "")]
-    if scored.empty:
-        return {"n_images": 0}
-    correct = (scored.pred == scored.camera).to_numpy()
-    manipulated = scored.manipulation.fillna("unalt").ne("unalt").to_numpy()
-
-    def mean_or_nan(values):
-        return float(np.mean(values)) if len(values) else float("nan")
-
-    return {
-        "n_images": int(len(scored)),
-        "accuracy": mean_or_nan(correct),
-        "accuracy_unalt": mean_or_nan(correct[~manipulated]),
-        "accuracy_manip": mean_or_nan(correct[manipulated]),
-        "weighted_accuracy": weighted_accuracy(correct, manipulated),
-        "crop_accuracy": mean_or_nan(scored.crop_accuracy.dropna()),
-        "per_class": {camera: float(group_correct.mean()) for camera, group_correct in
-                      pd.Series(correct, index=scored.camera.to_numpy()).groupby(level=0)},
-    }
-
-
-def confusion(predictions: pd.DataFrame, classes) -> pd.DataFrame:
-    """Confusion matrix (rows: true camera, columns: predicted), counts."""
-    scored = predictions[predictions.camera.notna() & (predictions.error == "")]
-    table = pd.crosstab(pd.Categorical(scored.camera, classes), pd.Categorical(scored.pred, classes), dropna=False)
-    table.index.name, table.columns.name = "true", "predicted"
-    return table
+def identity_views(tta: TTAConfig) -> int:
+    """How many of an image's TTA views are untransformed crops (they come first)."""
+    return tta.views_per_image // TRANSFORM_MODES[tta.transforms]
 
 
 def write_submission(predictions: pd.DataFrame, path) -> Path:
@@ -227,16 +201,3 @@ def write_submission(predictions: pd.DataFrame, path) -> Path:
 def write_predictions(predictions: pd.DataFrame, path) -> Path:
     """All columns (probabilities included), written atomically."""
     return atomic_write_text(path, predictions.to_csv(index=False))
-
-
-def evaluate_test(model, records, classes, tta: TTAConfig, out_dir=None, progress: bool = True) -> dict:
-    """Scores of the labelled test records with `tta` and with one centre crop (the TTA gain), as a
-    JSON-ready dict; writes predictions.csv and submission.csv to `out_dir` when given."""
-    predictions = predict_records(model, records, classes, tta, progress=progress)
-    if out_dir is not None:
-        write_predictions(predictions, Path(out_dir) / "predictions.csv")
-        write_submission(predictions, Path(out_dir) / "submission.csv")
-    single = TTAConfig(crop=tta.crop, crops="center", transforms="none", batch_size=tta.batch_size)
-    single_crop = predict_records(model, records, classes, single, progress=progress)
-    return {"tta": accuracy_metrics(predictions), "single_crop": accuracy_metrics(single_crop),
-            "tta_config": tta.to_dict(), "confusion": confusion(predictions, list(classes)).to_dict()}

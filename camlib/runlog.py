@@ -14,23 +14,26 @@ def record_seconds(path, stage: str, seconds: float) -> None:
     write_json(path, times)
 
 
-def publish(run_dir, reports_dir, name: str) -> None:
-    """Copy report.html, metrics.json, the appendix and the figures of a run into reports/ (file by file, atomically)."""
+def publish(run_dir, reports_dir, name: str, appendix: str = "appendix") -> None:
+    """Copy report.html, metrics.json, the appendix and the figures of a run into reports/ (file by file,
+    atomically): reports/NAME.html and .metrics.json, reports/<appendix>/ and the figures in reports/figures/
+    (the default report) or reports/NAME-figures/."""
     run_dir, reports_dir = Path(run_dir), Path(reports_dir)
     atomic_write_bytes(reports_dir / f"{name}.html", (run_dir / "report.html").read_bytes())
     atomic_write_bytes(reports_dir / f"{name}.metrics.json", (run_dir / "metrics.json").read_bytes())
-    for folder, pattern in (("appendix", "*.html"), ("figures", "*.png")):
+    figures = "figures" if appendix == "appendix" else f"{name}-figures"
+    for source, folder, pattern in ((appendix, appendix, "*.html"), ("figures", figures, "*.png")):
         target = reports_dir / folder
         shutil.rmtree(target, ignore_errors=True)
         target.mkdir(parents=True)
-        for page in sorted((run_dir / folder).glob(pattern)):
+        for page in sorted((run_dir / source).glob(pattern)):
             atomic_write_bytes(target / page.name, page.read_bytes())
 
 
 def main(argv=None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if args and args[0] == "--publish":
-        publish(*args[1:4])
+        publish(*args[1:5])
     else:
         record_seconds(args[0], args[1], float(args[2]))
     return 0

@@ -12,6 +12,10 @@ from contextlib import contextmanager
 from pathlib import Path
 
 
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
+
 def atomic_write_bytes(path, data: bytes) -> Path:
     """Write to a temp file in the same folder, fsync, then rename: never a half-written file."""
     path = Path(path)
@@ -22,6 +26,7 @@ def atomic_write_bytes(path, data: bytes) -> Path:
             stream.write(data)
             stream.flush()
             os.fsync(stream.fileno())
+        os.chmod(temp, 0o666 & ~_UMASK)  # mkstemp makes 0600; the file gets the mode open() would give it
         os.replace(temp, path)
     except BaseException:
         Path(temp).unlink(missing_ok=True)
@@ -93,6 +98,17 @@ def git_commit(repo=None) -> str:
         return "unknown"
 
 
+def cpu_model() -> str | None:
+    """The processor's model name (Linux /proc/cpuinfo), e.g. 'AMD EPYC 7B13'."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or None
+
+
 def environment() -> dict:
     """Versions, hardware and commit: what the reproducibility appendix prints."""
     from importlib.metadata import PackageNotFoundError, version
@@ -108,6 +124,7 @@ def environment() -> dict:
             packages[name] = None
     return {
         "python": platform.python_version(),
+        "cpu_model": cpu_model(),
         "platform": platform.platform(),
         "processor": platform.processor() or platform.machine(),
         "cpu_count": os.cpu_count(),
@@ -115,7 +132,8 @@ def environment() -> dict:
         "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
         "git_commit": git_commit(),
         "packages": packages,
-        "time": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+        # run_all.sh sets CAMLIB_RUN_STARTED once, so every chapter records the start of the whole run
+        "time": os.environ.get("CAMLIB_RUN_STARTED") or time.strftime("%Y-%m-%d %H:%M:%S %Z"),
     }
 
 

@@ -14,19 +14,21 @@ import pandas as pd
 import torch
 import torch.distributed as dist
 from torch import nn
-from torch.utils.data import DataLoader, Dataset, DistributedSampler, RandomSampler
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+from torch.utils.data import DataLoader, Dataset, DistributedSampler, RandomSampler, WeightedRandomSampler
 from tqdm import tqdm
 
 from .augment import AugmentConfig, augment, training_pipeline
-from .datasets import Record
-from .infer import TTAConfig, accuracy_metrics, predict_records, to_tensor
+from .datasets import stratified_split
 from .framecache import read_frame
+from .infer import TTAConfig, predict_records, to_tensor
 from .io import ImageReadError
+from .metrics import accuracy_metrics
 from .models import create_model, model_from_config
 from .runs import atomic_write_bytes, atomic_write_text, params_hash
 
 CHECKPOINT_FORMAT = "camlib-checkpoint-v1"
-SCHEDULES = ("cosine_restarts", "triangular", "constant")
+SCHEDULES = ("one_cycle", "cosine_restarts", "triangular", "constant")
 
 
 class CheckpointError(RuntimeError):
@@ -39,25 +41,33 @@ class TrainConfig:
 
     arch: str = "efficientnet_lite0"
     weights: str = "imagenet"  # 'imagenet', 'none' or a weights file
+    init_checkpoint: str = ""  # start from this camlib checkpoint's weights, head included (a fine-tune); '' = off
     epochs: int = 8
     batch_size: int = 32  # crops per optimisation step
     crops_per_image: int = 4  # random crops taken from each decoded image (decode once, use several times)
     lr: float = 1e-3  # Adam, the seed's value
     lr_min: float = 1e-5
     schedule: str = "cosine_restarts"  # 'cosine_restarts' (SGDR), 'triangular' or 'constant'
-    cycle_epochs: float = 2.0  # length of one LR cycle
+    cycle_epochs: float = 2.0  # length of one LR cycle (cosine_restarts, triangular)
+    warmup_fraction: float = 0.05  # share of the first LR cycle (one_cycle: of all steps) spent warming up from lr_min
     weight_decay: float = 0.0
     val_fraction: float = 0.1  # held-out part of the training device, stratified
     eval_crops: int = 4  # grid crops per image for the per-epoch validation
     images_per_epoch: int | None = None  # images drawn per epoch (None = each once); more than the dataset repeats them
     average_last: int = 0  # average the weights of the last k epochs at the end (0/1 = off)
+    keep_epochs: int = 3  # keep the weights of the last k epochs as epoch<N>.pt (for averaging them later)
+    precise_bn_batches: int = 20  # re-estimate batch-norm statistics on this many training batches at the end (0: off)
+    ema_decay: float = 0.0  # exponential moving average of the weights, per step (0 = off); the final model is it
     center_fraction: float = 1.0  # train on the central part of each frame (Kaggle's 4th place: 0.8)
+    crop_mean: bool = False  # the network sees each crop minus its own mean colour (camlib.models.ModelConfig)
+    balance_classes: bool = False  # draw every camera equally often per epoch, whatever its number of photos
     workers: int = 0  # DataLoader processes
     frame_cache_gib: float = 2.0  # decoded frames kept in memory between epochs, per process (0 = decode every time)
     eval_every: int = 1  # validate (and test) every k epochs and after the last
     seed: int = 0
     amp: bool = True  # bf16 autocast on CUDA (ignored on CPU)
     channels_last: bool = True  # NHWC weights and batches on every device (decoded crops are NHWC already)
+    data: str = ""  # hash of the training records (set by the run): a model trained on other data is not reused
     augment: AugmentConfig = field(default_factory=AugmentConfig)
 
     def __post_init__(self):
@@ -79,8 +89,10 @@ class TrainConfig:
     def identity(self) -> str:
         """Hash of what changes the result (not workers or the cache): a checkpoint resumes only under the same identity."""
         params = self.to_dict()
-        params.pop("workers")
-        params.pop("frame_cache_gib")
+        for name in ("workers", "frame_cache_gib", "keep_epochs"):
+            params.pop(name)
+        if not params["crop_mean"]:  # added later: models trained before it keep their identity
+            params.pop("crop_mean")
         return params_hash(params)
 
 
@@ -115,31 +127,27 @@ def collate_crops(items):
     return torch.cat(images), torch.cat(labels), [e for e in errors if e]
 
 
-def stratified_split(records, fraction: float, seed: int):
-    """(train, val) with about `fraction` of each camera's images held out (none for tiny classes)."""
-    rng = np.random.default_rng(seed)
-    train, val = [], []
-    by_camera: dict[str, list] = {}
-    for record in records:
-        by_camera.setdefault(record.camera, []).append(record)
-    for camera in sorted(by_camera):
-        group = by_camera[camera]
-        held = int(round(len(group) * fraction)) if len(group) >= 3 else 0
-        order = rng.permutation(len(group))
-        val += [group[i] for i in order[:held]]
-        train += [group[i] for i in order[held:]]
-    return train, val
-
-
 def lr_at(step: int, steps_per_epoch: int, config: TrainConfig) -> float:
     """The cyclic learning rate at optimisation step `step` (0-based)."""
     if config.schedule == "constant":
         return config.lr
-    cycle = max(1, int(round(config.cycle_epochs * steps_per_epoch)))
-    phase = (step % cycle) / cycle
-    if config.schedule == "cosine_restarts":
+    if config.schedule == "one_cycle":  # linear warm-up, then one cosine down to lr_min at the last step
+        total = max(1, config.epochs * steps_per_epoch)
+        warmup = int(round(config.warmup_fraction * total))
+        if step < warmup:
+            return config.lr_min + (config.lr - config.lr_min) * (step + 1) / warmup
+        phase = min(1.0, (step - warmup) / max(1, total - warmup - 1))
         return config.lr_min + 0.5 * (config.lr - config.lr_min) * (1 + math.cos(math.pi * phase))
-    return config.lr_min + (config.lr - config.lr_min) * (1 - abs(2 * phase - 1))  # triangular
+    cycle = max(1, int(round(config.cycle_epochs * steps_per_epoch)))
+    if config.schedule == "triangular":
+        phase = (step % cycle) / cycle
+        return config.lr_min + (config.lr - config.lr_min) * (1 - abs(2 * phase - 1))
+    warmup = int(round(config.warmup_fraction * cycle))
+    if step < warmup:  # the first cycle warms up like one_cycle
+        return config.lr_min + (config.lr - config.lr_min) * (step + 1) / warmup
+    start = warmup if step < cycle else 0
+    phase = (step % cycle - start) / max(1, cycle - start - 1)  # 1 at a cycle's last step: it ends annealed
+    return config.lr_min + 0.5 * (config.lr - config.lr_min) * (1 + math.cos(math.pi * phase))
 
 
 def _distributed() -> tuple[int, int]:
@@ -159,12 +167,13 @@ def _device() -> torch.device:
 
 
 def save_checkpoint(path, model, config: TrainConfig, epoch: int, step: int, history: list, optimizer=None,
-                    best_metric: float | None = None) -> Path:
+                    best_metric: float | None = None, ema=None) -> Path:
     """Atomic checkpoint: weights, model config, run config, progress, optimizer and RNG state."""
     payload = {
         "format": CHECKPOINT_FORMAT,
         "model_config": model.config.to_dict(),
         "model_state": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        "crop": config.augment.crop,  # the training crop: the TTA crop of `camlib predict`
         "train_config": config.to_dict(),
         "identity": config.identity(),
         "epoch": epoch,  # epochs completed
@@ -175,6 +184,8 @@ def save_checkpoint(path, model, config: TrainConfig, epoch: int, step: int, his
     }
     if optimizer is not None:
         payload["optimizer_state"] = optimizer.state_dict()
+    if ema is not None:
+        payload["ema_state"] = {k: v.detach().cpu() for k, v in ema.state_dict().items()}
     buffer = io.BytesIO()
     torch.save(payload, buffer)
     return atomic_write_bytes(path, buffer.getvalue())
@@ -243,10 +254,17 @@ def train(records, classes, config: TrainConfig, out_dir, eval_records=None, res
     train_records, val_records = stratified_split(records, config.val_fraction, config.seed)
     eval_records = [r for r in (eval_records or []) if r.camera in classes]
 
-    model = create_model(config.arch, len(classes), config.weights, classes=classes).to(device)
+    model = create_model(config.arch, len(classes), config.weights, classes=classes, crop_mean=config.crop_mean).to(device)
+    if config.init_checkpoint:
+        start = load_checkpoint(config.init_checkpoint)
+        if list(start["model_config"]["classes"]) != classes:
+            raise CheckpointError(f"{config.init_checkpoint}: trained for classes {start['model_config']['classes']}, not {classes}")
+        model.load_state_dict(start["model_state"])
     if config.channels_last:
         model = model.to(memory_format=torch.channels_last)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    ema = (AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(config.ema_decay), use_buffers=True)
+           if config.ema_decay > 0 else None)
 
     history, step_rows, start_epoch, step, best_metric = [], [], 0, 0, None
     last_path, final_path = out_dir / "last.pt", out_dir / "final.pt"
@@ -256,6 +274,8 @@ def train(records, classes, config: TrainConfig, out_dir, eval_records=None, res
             model.load_state_dict(state["model_state"])
             if "optimizer_state" in state:
                 optimizer.load_state_dict(state["optimizer_state"])
+            if ema is not None and "ema_state" in state:
+                ema.load_state_dict(state["ema_state"])
             torch.set_rng_state(state["torch_rng"])
             history, start_epoch, step, best_metric = list(state["history"]), state["epoch"], state["step"], state["best_metric"]
             if (out_dir / "steps.csv").exists():
@@ -282,6 +302,10 @@ def train(records, classes, config: TrainConfig, out_dir, eval_records=None, res
         if world_size > 1:
             sampler = DistributedSampler(dataset, world_size, rank, shuffle=True, seed=config.seed)
             sampler.set_epoch(epoch)
+        elif config.balance_classes:  # each camera gets the same share of the epoch's draws
+            counts = {camera: sum(r.camera == camera for r in train_records) for camera in classes}
+            weights = [1.0 / counts[r.camera] for r in train_records]
+            sampler = WeightedRandomSampler(weights, num_samples=num_samples, replacement=True, generator=generator)
         else:
             sampler = RandomSampler(dataset, num_samples=num_samples, generator=generator)
         loader = DataLoader(dataset, batch_size=images_per_step, sampler=sampler, num_workers=config.workers,
@@ -307,38 +331,47 @@ def train(records, classes, config: TrainConfig, out_dir, eval_records=None, res
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
+            if ema is not None:
+                ema.update_parameters(model)
             losses.append(loss.item())
             correct += int((logits.argmax(1) == labels).sum())
             seen += len(labels)
             step_rows.append({"step": step, "epoch": epoch + 1, "lr": lr, "loss": losses[-1]})
             step += 1
             bar.set_postfix(loss=f"{np.mean(losses[-20:]):.3f}", lr=f"{lr:.1e}")
+        if epoch + 1 == config.epochs and config.precise_bn_batches and ema is None:
+            recalibrate_batchnorm(model, dataset, images_per_step, config.precise_bn_batches, device, config)
         train_seconds = time.perf_counter() - epoch_start
         row = {"epoch": epoch + 1, "train_loss": float(np.mean(losses)) if losses else float("nan"),
                "train_accuracy": correct / max(seen, 1), "lr_end": lr_at(max(step - 1, 0), steps_per_epoch, config),
                "images_per_s": seen * world_size / max(train_seconds, 1e-9), "train_seconds": train_seconds}
         if rank == 0:
             evaluate = (epoch + 1) % config.eval_every == 0 or epoch + 1 == config.epochs
-            val = _evaluate(model, val_records, classes, config) if evaluate else {}
-            test = _evaluate(model, eval_records, classes, config) if evaluate else {}
+            scored = model if ema is None else ema.module  # the weights the run will deliver
+            val = _evaluate(scored, val_records, classes, config) if evaluate else {}
+            test = _evaluate(scored, eval_records, classes, config) if evaluate else {}
             row.update({"val_accuracy": val.get("accuracy", float("nan")),
                         "test_accuracy": test.get("accuracy", float("nan")),
                         "test_weighted_accuracy": test.get("weighted_accuracy", float("nan")),
+                        "test_images": test.get("n_images", 0),
                         "epoch_seconds": time.perf_counter() - epoch_start})
             history.append(row)
             metric = row["val_accuracy"] if not math.isnan(row["val_accuracy"]) else -row["train_loss"]
             atomic_write_text(out_dir / "steps.csv", pd.DataFrame(step_rows).to_csv(index=False))
             atomic_write_text(out_dir / "history.csv", pd.DataFrame(history).to_csv(index=False))
-            if config.average_last > 1 and epoch >= config.epochs - config.average_last:
-                save_checkpoint(out_dir / f"epoch{epoch + 1}.pt", model, config, epoch + 1, step, history)
+            if epoch >= config.epochs - max(config.average_last, config.keep_epochs):
+                save_checkpoint(out_dir / f"epoch{epoch + 1}.pt", model if ema is None else ema.module, config,
+                                epoch + 1, step, history)
             if (evaluate or not val_records) and (best_metric is None or metric >= best_metric):
                 best_metric = metric
                 save_checkpoint(out_dir / "best.pt", model, config, epoch + 1, step, history, best_metric=best_metric)
-            save_checkpoint(last_path, model, config, epoch + 1, step, history, optimizer, best_metric)
+            save_checkpoint(last_path, model, config, epoch + 1, step, history, optimizer, best_metric, ema)
         if world_size > 1:
             dist.barrier()
 
     if rank == 0:
+        if ema is not None:
+            model.load_state_dict(ema.module.state_dict())
         if config.average_last > 1:
             average_into(model, [out_dir / f"epoch{e}.pt" for e in range(config.epochs - config.average_last + 1, config.epochs + 1)])
         save_checkpoint(final_path, model, config, config.epochs, step, history, best_metric=best_metric)
@@ -348,6 +381,32 @@ def train(records, classes, config: TrainConfig, out_dir, eval_records=None, res
         atomic_write_text(out_dir / "skipped.txt", "\n".join(sorted(skipped)) + "\n")
     return TrainResult(model.eval(), pd.DataFrame(history), pd.DataFrame(step_rows), final_path, out_dir,
                        sorted(skipped), time.perf_counter() - started)
+
+
+@torch.no_grad()
+def recalibrate_batchnorm(model, dataset, images_per_step: int, batches: int, device, config: TrainConfig) -> None:
+    """Replace the batch-norm running statistics by their plain average over `batches` training batches.
+
+    The running averages lag behind the weights (EfficientNet's momentum is 0.01); in a short run, above all
+    from scratch, they can be far from the final weights' statistics and the model collapses to one class in
+    eval mode. The batches are the last epoch's augmented crops, drawn with a fixed generator."""
+    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    if not norms:
+        return
+    saved = [m.momentum for m in norms]
+    for norm in norms:
+        norm.reset_running_stats()
+        norm.momentum = None  # cumulative average
+    sampler = RandomSampler(dataset, num_samples=batches * images_per_step, generator=torch.Generator().manual_seed(config.seed))
+    loader = DataLoader(dataset, batch_size=images_per_step, sampler=sampler, num_workers=0, collate_fn=collate_crops)
+    model.train()
+    for images, labels, _ in loader:
+        if len(labels):
+            images = images.to(device)
+            model(images.contiguous(memory_format=torch.channels_last) if config.channels_last else images)
+    for norm, momentum in zip(norms, saved):
+        norm.momentum = momentum
+    model.eval()
 
 
 def average_into(model, checkpoint_paths) -> None:

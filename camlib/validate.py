@@ -1,40 +1,36 @@
-"""Check a run's parameters and data before any notebook starts: `python -m camlib.validate -p NAME VALUE ...`."""
+"""Check a run's parameters and data before any notebook starts: `python -m camlib.validate -p NAME VALUE ...`.
+
+Every problem is one line on stderr and exit status 2: an unknown name, a value of the wrong type or out of
+range, an architecture whose weights are not available, data that cannot make a run."""
 from __future__ import annotations
 
-import ast
 import sys
 
 
-def parse_value(text: str):
-    """Papermill-like typing of a -p value: int, float, bool, None, list literal, else the string."""
-    lowered = text.strip()
-    if lowered in ("True", "true"):
-        return True
-    if lowered in ("False", "false"):
-        return False
-    if lowered in ("None", "null"):
-        return None
-    try:
-        return ast.literal_eval(lowered)
-    except (ValueError, SyntaxError):
-        return text
-
-
-def main(argv=None) -> int:
-    from .project import check_data, resolve
-    args = list(sys.argv[1:] if argv is None else argv)
+def parse_args(args: list[str]) -> dict:
+    """{name: text} of `-p NAME VALUE` pairs (values stay text: the settings model types them)."""
     values = {}
     while args:
         flag = args.pop(0)
         if flag != "-p" or len(args) < 2:
-            print(f"camlib.validate: expected '-p NAME VALUE', got {flag!r}", file=sys.stderr)
-            return 2
+            raise ValueError(f"expected '-p NAME VALUE', got {flag!r}")
         name, value = args.pop(0), args.pop(0)
-        values[name] = value if name in ("data_dir", "run_dir", "layout", "profile", "weights", "arch") else parse_value(value)
+        values[name] = None if value in ("None", "null") else value
+    return values
+
+
+def main(argv=None) -> int:
+    from .datasets import LayoutError
+    from .rundata import check_data
+    from .settings import SettingsError, check_names, resolve
+    from .stages.core import check_resources
     try:
+        values = parse_args(list(sys.argv[1:] if argv is None else argv))
+        check_names(values)
         settings = resolve(values.pop("profile", "cpu"), values)
+        check_resources(settings)
         print(f"== data: {check_data(settings)}")
-    except (ValueError, OSError) as exc:
+    except (SettingsError, LayoutError, ValueError, OSError) as exc:
         print(f"run_all.sh: {exc}", file=sys.stderr)
         return 2
     return 0

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
+from camlib.io import read_image
 import pytest
 from PIL import Image
 
@@ -157,10 +158,26 @@ def test_feature_sets_and_evaluation(dataset, fitted):
     train = [r for r in dataset if r.split == "train"]
     test = [r for r in dataset if r.split == "test"]
     scores = evaluate_baseline(train, test, fitted.classes, crop_size=CROP, crops_per_image=4, max_iter=60, progress=False)
-    assert scores["skipped"] == [] and scores["seed"]["n_features"] == len(seed_names)
-    assert scores["extended"]["n_features"] == len(FEATURE_NAMES)
+    assert scores["skipped"] == [] and scores["n_features"] == {"seed": len(seed_names), "extended": len(FEATURE_NAMES)}
+    assert ("seed", "augmented") not in scores  # augmented training only when an augmentation is given
     # the shared feature pass gives what fit_baseline + predict_baseline give on their own
     alone = predict_baseline(fitted, test, progress=False)
-    assert scores["seed"]["metrics"]["accuracy"] == (alone.pred == alone.camera).mean()
+    assert list(scores[("seed", "plain")].pred) == list(alone.pred)
     with pytest.raises(ValueError, match="unknown feature set"):
         fit_baseline(train, fitted.classes, crop_size=CROP, feature_set="everything", progress=False)
+
+
+def test_augmented_training_crops_are_manipulated_like_the_cnns(dataset, fitted):
+    from camlib.augment import AugmentConfig
+    from camlib.baseline import manipulated_crops
+    image = read_image([r for r in dataset if r.split == "train"][0].path)
+    always_jpeg = AugmentConfig(crop=CROP, manipulation_prob=1.0, gamma_range=None, scale_range=None, jpeg_range=(30, 30))
+    crops = manipulated_crops(image, CROP, 3, np.random.default_rng(0), always_jpeg)
+    plain = manipulated_crops(image, CROP, 3, np.random.default_rng(0), AugmentConfig(crop=CROP, manipulation_prob=0.0))
+    assert all(c.shape == (CROP, CROP, 3) for c in crops + plain)
+    assert all(not np.array_equal(a, b) for a, b in zip(crops, plain))  # JPEG q30 changed every crop
+    train = [r for r in dataset if r.split == "train"]
+    test = [r for r in dataset if r.split == "test"]
+    scores = evaluate_baseline(train, test, fitted.classes, crop_size=CROP, crops_per_image=2, max_iter=20,
+                               augment=AugmentConfig(crop=CROP), progress=False)
+    assert {("seed", "plain"), ("seed", "augmented"), ("extended", "plain"), ("extended", "augmented")} <= set(scores)

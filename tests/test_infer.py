@@ -4,8 +4,8 @@ import pandas as pd
 import pytest
 import torch
 
-from camlib.infer import (TTAConfig, accuracy_metrics, confusion, crop_boxes, d4_views, image_views,
-                          view_probabilities, weighted_accuracy)
+from camlib.infer import TTAConfig, crop_boxes, d4_views, identity_views, image_views, view_probabilities
+from camlib.metrics import accuracy_metrics, confusion, weighted_accuracy
 
 
 def test_weighted_accuracy_hand_computed():
@@ -62,3 +62,11 @@ def test_bad_tta_config():
         TTAConfig(crops="seven")
     with pytest.raises(ValueError):
         TTAConfig(transforms="d8")
+
+
+def test_identity_views_are_the_leading_unflipped_crops():
+    image = (np.random.default_rng(1).random((200, 200, 3)) * 255).astype(np.uint8)
+    tta = TTAConfig(crop=64, crops="grid", grid_size=3, transforms="flip")
+    views = image_views(image, tta)
+    assert identity_views(tta) == 9 and len(views) == 18
+    assert torch.equal(views[:9], image_views(image, TTAConfig(crop=64, crops="grid", grid_size=3, transforms="none")))

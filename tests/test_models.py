@@ -79,3 +79,15 @@ def test_unknown_arch_and_config_roundtrip():
     rebuilt = model_from_config(model.config.to_dict())
     rebuilt.load_state_dict(model.state_dict())
     assert rebuilt.config.classes == ["a", "b", "c"] and len(MODEL_REGISTRY) >= 9
+
+
+def test_crop_mean_makes_the_network_blind_to_a_colour_cast():
+    torch.manual_seed(0)
+    images = torch.rand(2, 3, 32, 32) * 0.5
+    cast = images + torch.tensor([0.2, 0.0, 0.3]).view(1, 3, 1, 1)  # a white-balance or exposure difference
+    blind = create_model("efficientnet_lite0_s4", 3, "imagenet", crop_mean=True).eval()
+    assert blind.config.crop_mean and model_from_config(blind.config.to_dict()).config.crop_mean  # kept in checkpoints
+    with torch.no_grad():
+        assert torch.allclose(blind(images), blind(cast), atol=1e-5)
+        plain = create_model("efficientnet_lite0_s4", 3, "imagenet").eval()
+        assert not torch.allclose(plain(images), plain(cast), atol=1e-5)

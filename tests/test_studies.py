@@ -8,9 +8,11 @@ import torch
 from camlib import manipulations, studies
 from camlib.datasets import class_names, read_kaggle
 from camlib.io import read_image
-from camlib.infer import (CPU_PIXELS_PER_PASS, TTAConfig, accuracy_metrics, image_views, predict_records, prediction_row,
-                          view_probabilities, views_per_pass)
-from camlib.train import TrainConfig, stratified_split
+from camlib.datasets import stratified_split
+from camlib.infer import (CPU_PIXELS_PER_PASS, TTAConfig, image_views, predict_records, prediction_row, view_probabilities,
+                          views_per_pass)
+from camlib.metrics import accuracy_metrics
+from camlib.train import TrainConfig
 
 
 class TextureModel(torch.nn.Module):
@@ -65,23 +67,27 @@ def test_robustness_equals_scoring_each_manipulation_and_model_alone(toy):
     models = {"a": tiny_model(len(classes), 1), "b": tiny_model(len(classes), 2)}
     sweeps = {"jpeg": [30, 90], "gamma": [0.5, 1.5], "resize": [0.5, 1.5]}
     tta = TTAConfig(crop=48, crops="five", transforms="none")
-    table = studies.robustness(models, test, classes, tta, sweeps, progress=False)
-    assert len(table) == 12 and set(table.variant) == {"a", "b"} and (table.n_images == len(test)).all()
-    for row in table.itertuples():
-        reference = predict_records(models[row.variant], test, classes, tta, progress=False,
-                                    manipulate=lambda image: manipulations.apply(image, row.family, row.value))
-        assert row.accuracy == pytest.approx(accuracy_metrics(reference)["accuracy"]), row
-    assert table.accuracy.nunique() > 1  # the manipulations do change what the models say
+    tables = studies.robustness(models, test, classes, tta, sweeps, progress=False)
+    assert len(tables) == 12 and {key for _, _, key in tables} == {"a", "b"}
+    accuracies = set()
+    for (family, value, key), table in tables.items():
+        reference = predict_records(models[key], test, classes, tta, progress=False,
+                                    manipulate=lambda image: manipulations.apply(image, family, value))
+        assert list(table.pred) == list(reference.pred), (family, value, key)
+        assert np.allclose(table.confidence, reference.confidence, atol=1e-6)
+        accuracies.add(accuracy_metrics(table)["accuracy"])
+    assert len(accuracies) > 1  # the manipulations do change what the models say
 
 
 def test_crop_size_equals_one_centre_crop_per_size(toy):
     _, test, classes = toy
-    model = tiny_model(len(classes), 3)
-    table = studies.crop_size(model, test, classes, [16, 48, 96, 160], progress=False)
-    for row in table.itertuples():
-        reference = predict_records(model, test, classes, TTAConfig(crop=row.crop, crops="center", transforms="none"),
+    models = {0: tiny_model(len(classes), 3), 1: tiny_model(len(classes), 1)}
+    tables = studies.crop_size(models, test, classes, [16, 48, 96, 160], progress=False)
+    assert len(tables) == 8
+    for (size, key), table in tables.items():
+        reference = predict_records(models[key], test, classes, TTAConfig(crop=size, crops="center", transforms="none"),
                                     progress=False)
-        assert row.accuracy == pytest.approx(accuracy_metrics(reference)["accuracy"]) and row.n_images == len(test)
+        assert list(table.pred) == list(reference.pred) and len(table) == len(test)
 
 
 def test_unreadable_image_is_listed_in_every_study_row(toy, tmp_path):
@@ -89,9 +95,10 @@ def test_unreadable_image_is_listed_in_every_study_row(toy, tmp_path):
     broken = tmp_path / "broken.jpg"
     broken.write_bytes(b"not a jpeg")
     records = list(test) + [type(test[0])(str(broken), classes[0], "test-device", "test", "unalt")]
-    table = studies.robustness({"a": tiny_model(len(classes), 1)}, records, classes,
-                               TTAConfig(crop=48, crops="center", transforms="none"), {"gamma": [0.8, 1.2]}, progress=False)
-    assert (table.n_images == len(test)).all()  # the bad file is skipped, the others scored
+    tables = studies.robustness({"a": tiny_model(len(classes), 1)}, records, classes,
+                                TTAConfig(crop=48, crops="center", transforms="none"), {"gamma": [0.8, 1.2]}, progress=False)
+    for table in tables.values():  # the bad file is listed with its reason, the others scored
+        assert (table.error != "").sum() == 1 and accuracy_metrics(table)["n_images"] == len(test)
 
 
 def test_views_per_pass_keeps_cpu_passes_small_for_large_views():
@@ -109,12 +116,12 @@ def test_study_models_get_the_main_models_epoch(toy):
 
 
 def test_study_lists_from_the_command_line():
-    from camlib import project
-    settings = project.resolve("cpu", {"arch_study": "efficientnet_lite0:none, resnet18:none", "train_sizes": "[5, 10]",
-                                       "crop_sizes": 64})
+    from camlib.settings import SettingsError, resolve
+    settings = resolve("cpu", {"arch_study": "efficientnet_lite0:none, resnet18:none", "train_sizes": "[5, 10]",
+                               "crop_sizes": 64})
     assert settings.arch_study == ["efficientnet_lite0:none", "resnet18:none"]
     assert settings.train_sizes == [5, 10] and settings.crop_sizes == [64]
-    with pytest.raises(ValueError, match="train_sizes: every item must be int"):
-        project.resolve("cpu", {"train_sizes": "5,x"})
-    with pytest.raises(ValueError, match="unknown arch 'resnet19'"):
-        project.resolve("cpu", {"arch_study": "resnet19:none"})
+    with pytest.raises(SettingsError, match="train_sizes"):
+        resolve("cpu", {"train_sizes": "5,x"})
+    with pytest.raises(SettingsError, match="unknown architecture 'resnet19'"):
+        resolve("cpu", {"arch_study": "resnet19:none"})

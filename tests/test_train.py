@@ -127,6 +127,11 @@ def test_cyclic_schedules():
     config = TrainConfig(lr=1e-3, lr_min=1e-5, schedule="cosine_restarts", cycle_epochs=1)
     rates = [lr_at(step, 10, config) for step in range(20)]
     assert rates[0] == pytest.approx(1e-3) and rates[10] == pytest.approx(1e-3) and min(rates) < 1e-4
+    assert rates[9] == pytest.approx(1e-5) and rates[19] == pytest.approx(1e-5)  # each cycle ends annealed
+    one = TrainConfig(lr=1e-3, lr_min=1e-5, schedule="one_cycle", epochs=4, warmup_fraction=0.25)
+    rates = [lr_at(step, 10, one) for step in range(40)]
+    assert rates[0] < rates[5] < rates[9] == pytest.approx(1e-3)  # linear warm-up over the first 10 steps
+    assert rates[-1] == pytest.approx(1e-5) and all(a >= b for a, b in zip(rates[9:], rates[10:]))
     tri = TrainConfig(lr=1e-3, lr_min=0.0, schedule="triangular", cycle_epochs=1)
     assert lr_at(5, 10, tri) == pytest.approx(1e-3) and lr_at(0, 10, tri) == pytest.approx(0.0)
     with pytest.raises(ValueError):

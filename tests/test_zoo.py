@@ -18,7 +18,7 @@ from PIL import Image
 
 from camlib import datasets, manipulations
 from camlib.io import estimate_jpeg_quality, read_image, read_info
-from camlib.zoo import DIFFICULTIES, MODEL_NAMES, PROFILES, build_zoo, camera_models
+from camlib.zoo import DEFAULT_DIFFICULTY, DIFFICULTIES, MODEL_NAMES, PROFILES, build_zoo, camera_models
 from camlib.zoo.build import CROP, crop_side, crop_window, manipulate
 from camlib.zoo.writer import EXIF_MAKE
 
@@ -52,7 +52,7 @@ def test_kaggle_layout_and_label_files(smoke_zoo):
     profile = PROFILES["smoke"]
     classes = sorted(p.name for p in (smoke_zoo / "train").iterdir())
     assert classes == sorted(MODEL_NAMES)
-    models = {m.name: m for m in camera_models(10, "default", 0)}
+    models = {m.name: m for m in camera_models(10, DEFAULT_DIFFICULTY, 0)}
     for name in classes:
         jpegs = sorted((smoke_zoo / "train" / name).glob("*.jpg"))
         assert len(jpegs) == profile["train_per_model"]
@@ -165,15 +165,15 @@ def test_bad_parameters_raise_value_error(tmp_path, kwargs, message):
 
 
 def test_camera_models_are_deterministic_and_difficulty_scales_their_differences():
-    assert camera_models(10, "default", 0) == camera_models(10, "default", 0)
-    assert camera_models(10, "default", 0) != camera_models(10, "default", 1)
+    assert camera_models(10, "subtle", 0) == camera_models(10, "subtle", 0)
+    assert camera_models(10, "subtle", 0) != camera_models(10, "subtle", 1)
     assert [m.name for m in camera_models(12)][-2:] == ["Virtual-Camera-11", "Virtual-Camera-12"]
     spread = {d: np.std([m.sharpen_amount for m in camera_models(10, d)]) for d in DIFFICULTIES}
-    assert spread["easy"] > spread["default"] > spread["hard"] > 0
-    default = camera_models(10, "default")
-    assert len({m.cfa for m in default}) < len({m.cfa for m in camera_models(10, "easy")})
-    assert len({m.jpeg_quality for m in default}) > 1 and len({m.demosaic for m in default}) > 1
-    for model in default:
+    assert spread["distinct"] > spread["subtle"] > spread["very_subtle"] > 0
+    subtle = camera_models(10, "subtle")
+    assert len({m.cfa for m in subtle}) < len({m.cfa for m in camera_models(10, "distinct")})
+    assert len({m.jpeg_quality for m in subtle}) > 1 and len({m.demosaic for m in subtle}) > 1
+    for model in subtle:
         assert np.allclose(np.sum(model.ccm, axis=1), 1.0, atol=1e-5)
     with pytest.raises(ValueError):
         camera_models(1)

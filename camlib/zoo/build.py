@@ -18,7 +18,8 @@ from tqdm import tqdm
 
 from .. import manipulations
 from . import pipeline, scenes
-from .cameras import CameraModel, Device, camera_devices, camera_models, check_difficulty, frame_shape
+from .cameras import (DEFAULT_DIFFICULTY, CameraModel, Device, camera_devices, camera_models, check_difficulty,
+                      frame_shape)
 from .writer import atomic_write_bytes, camera_jpeg, decode, read_json, tiff_bytes, write_csv, write_json
 
 ZOO_VERSION = "1"
@@ -32,7 +33,7 @@ ZOO_ENTRIES = {"train", "test", "test_labels.csv", "sample_submission.csv", MANI
 # spread round-robin over the models; half manipulated), and the median native frame size.
 PROFILES = {
     "smoke": {"n_models": 10, "train_per_model": 6, "test_frames": 32, "megapixels": 0.3},
-    "cpu": {"n_models": 10, "train_per_model": 40, "test_frames": 240, "megapixels": 1.15},
+    "cpu": {"n_models": 10, "train_per_model": 40, "test_frames": 500, "megapixels": 0.7},
     "gpu": {"n_models": 10, "train_per_model": 250, "test_frames": 480, "megapixels": 3.0},
 }
 
@@ -322,7 +323,7 @@ def _render_all(tasks, context, workers: int) -> tuple[float, int]:
     return cpu_seconds, peak_kib
 
 
-def build_zoo(out_dir, profile: str = "cpu", seed: int = 0, difficulty: str = "default", workers: int | None = None,
+def build_zoo(out_dir, profile: str = "cpu", seed: int = 0, difficulty: str = DEFAULT_DIFFICULTY, workers: int | None = None,
               scene_dir=None, **overrides) -> Path:
     """Build (or reuse) the simulated camera zoo under `out_dir` in the Kaggle layout and return its path.
 

@@ -1,0 +1,236 @@
+"""The claims of the original study, each stated as the study stated it, tested on this run's results."""
+from __future__ import annotations
+
+from pydantic import BaseModel
+
+from .outcomes import difference
+from .stats import Direction, Estimate, Verdict, verdict
+from .stages import BaselineResult, CropSizeResult, InferenceResult, RobustnessResult, StudyResult
+from .stages.robustness import UNALTERED, WITH, WITHOUT
+
+IDENTITIES = {("gamma", 1.0), ("resize", 1.0)}  # settings that leave the image as it is
+TARGET_ACCURACY = 0.9  # the crop-size claim's threshold
+CLAIMED_MIN_CROP = 250  # ... and the crop side it says is needed
+
+
+class Claim(BaseModel):
+    """One row of the claims table: what the original study said, what this run compared, the verdict."""
+
+    topic: str
+    original: str  # the claim as the original study states it
+    test: str  # what this run compares, on which images
+    difference: Estimate | None = None  # a - b with its 95% interval (the verdict's evidence)
+    direction: Direction = "greater"
+    verdict: Verdict
+    note: str = ""  # why it cannot be tested, or what limits the test
+
+    def evidence(self) -> str:
+        return "" if self.difference is None else f"{self.difference.text(percent=True)} points"
+
+
+def _claim(topic, original, test, diff: Estimate | None, direction: Direction, note: str = "",
+           blocked: str = "") -> Claim:
+    """A claim whose verdict comes from `verdict`, or 'not testable' with the reason in `blocked`."""
+    if blocked:
+        return Claim(topic=topic, original=original, test=test, difference=diff, direction=direction,
+                     verdict="not testable", note=blocked)
+    return Claim(topic=topic, original=original, test=test, difference=diff, direction=direction,
+                 verdict=verdict(diff, direction), note=note)
+
+
+def _problems(*model_lists) -> str:
+    problems = [m.problem() for models in model_lists for m in models if m.problem()]
+    return "; ".join(problems[:2]) + (f" (+{len(problems) - 2} more)" if len(problems) > 2 else "")
+
+
+def robustness_claims(robust: RobustnessResult, main_models) -> list[Claim]:
+    """Per family: the worst setting inside the training range against unaltered, same images (augmented
+    model); and the model without augmentation under the challenge's strongest resizes."""
+    claims = []
+    blocked = _problems(main_models, robust.noaug_models)
+    reference = robust.point(*UNALTERED, WITH)
+    original = ("Inside the ranges used for training augmentation (shown in green), accuracy does not drop "
+                "significantly under {what}.")
+    for family, label in (("jpeg", "JPEG compression"), ("gamma", "gamma correction"), ("resize", "resizing")):
+        bounds = robust.training_ranges.get(family)
+        values = sorted({p.value for p in robust.points if p.family == family})
+        inside = [v for v in values if bounds and bounds[0] <= v <= bounds[1] and (family, v) not in IDENTITIES]
+        if not bounds or not inside or reference is None:
+            claims.append(_claim("robustness", original.format(what=label), f"{label}: no setting inside a training range",
+                                 None, "no_decrease", blocked="the model was not trained with this manipulation, or the "
+                                 "sweep has no setting inside its range"))
+            continue
+        diffs = {v: difference(robust.point(family, v, WITH), reference, weighted=False) for v in inside}
+        worst = min(diffs, key=lambda v: diffs[v].value)
+        claims.append(_claim(
+            "robustness", original.format(what=label),
+            f"augmented model: {label} {worst:g} (the worst of {', '.join(f'{v:g}' for v in inside)} inside "
+            f"{bounds[0]:g}-{bounds[1]:g}) minus unaltered, {diffs[worst].n_images} images x {diffs[worst].n_seeds} seeds",
+            diffs[worst], "no_decrease", blocked=blocked))
+    noaug_reference = robust.point(*UNALTERED, WITHOUT)
+    strong = [v for v in (0.5, 2.0) if robust.point("resize", v, WITHOUT) is not None]
+    if noaug_reference is not None and strong:
+        diffs = {v: difference(noaug_reference, robust.point("resize", v, WITHOUT), weighted=False) for v in strong}
+        weakest = min(diffs, key=lambda v: diffs[v].value)
+        claims.append(_claim(
+            "robustness", "Without augmentation the model is not robust to the test set's manipulations "
+            "(the reason the study trains with them).",
+            f"model without augmentation: unaltered minus resize {weakest:g} (the smaller drop of resize 0.5 and 2.0)",
+            diffs[weakest], "greater", blocked=_problems(robust.noaug_models)))
+    return claims
+
+
+def augmentation_claim(inference: InferenceResult, robust: RobustnessResult, main_models) -> Claim:
+    diff = difference(inference.tta, robust.noaug)
+    return _claim("augmentation", "Aggressive augmentation (JPEG, gamma, resize, flips, rotations) lets the model "
+                  "stay robust against the test set's transformations.",
+                  f"weighted accuracy with minus without augmentation, same TTA, all {diff.n_images} test images, "
+                  f"{diff.n_seeds} seeds paired", diff, "greater", blocked=_problems(main_models, robust.noaug_models))
+
+
+def tta_claims(inference: InferenceResult, main_models) -> list[Claim]:
+    blocked = _problems(main_models)
+    tta = inference.tta_config
+    claims = []
+    original = "Test-time augmentation improves accuracy."
+    if inference.crops_only is not None:
+        claims.append(_claim("TTA", original,
+                             f"same {tta['crops']} crops with minus without {tta['transforms']} (equal coverage: what "
+                             "averaging augmented views adds)", difference(inference.tta, inference.crops_only),
+                             "greater", blocked=blocked))
+    else:
+        claims.append(_claim("TTA", original, "averaging augmented views", None, "greater",
+                             blocked="the run's TTA has no flips or rotations (tta_transforms none)"))
+    covered = inference.crops_only or inference.tta
+    claims.append(_claim("TTA", "Averaging predictions over several crops of the test image improves accuracy.",
+                         f"{tta['crops']} crops (no flips) minus one centre crop: covering more of the image",
+                         difference(covered, inference.single_crop), "greater", blocked=blocked))
+    return claims
+
+
+def crop_claim(crops: CropSizeResult, main_models) -> Claim:
+    """The smallest test crop that reaches 90%; not testable when no size reaches it."""
+    original = (f"Test crops of at least {CLAIMED_MIN_CROP}x{CLAIMED_MIN_CROP} pixels are needed for more than "
+                f"{TARGET_ACCURACY:.0%} accuracy.")
+    scores = {p.crop: p.outcome.scores().accuracy for p in crops.points}
+    blocked = _problems(main_models)
+    if not scores:
+        return _claim("crop size", original, "no crop sizes", None, "greater", blocked="the crop-size study did not run")
+    best = max(scores, key=lambda c: scores[c].value)
+    if blocked:
+        return _claim("crop size", original, "accuracy per centre-crop side", None, "greater", blocked=blocked)
+    if scores[best].value < TARGET_ACCURACY:
+        return _claim("crop size", original, f"accuracy per centre-crop side ({min(scores)}-{max(scores)} px)", None,
+                      "greater", blocked=f"no crop size reaches {TARGET_ACCURACY:.0%}: the best is "
+                      f"{scores[best].text()} at {best} px (model trained on {crops.train_crop} px crops)")
+    small = [c for c in scores if c < CLAIMED_MIN_CROP]
+    reached = min(c for c in scores if scores[c].value >= TARGET_ACCURACY)
+    # Evidence: the best crop below the claimed size, as accuracy minus the target.
+    if not small:
+        return _claim("crop size", original, "no crop below the claimed size was scored", None, "greater",
+                      blocked=f"no crop size below {CLAIMED_MIN_CROP} px in crop_sizes")
+    below = max(small, key=lambda c: scores[c].value)
+    diff = _shift(scores[below], -TARGET_ACCURACY)
+    return _claim("crop size", original,
+                  f"best accuracy below {CLAIMED_MIN_CROP} px ({below} px) minus {TARGET_ACCURACY:.0%}; "
+                  f"{TARGET_ACCURACY:.0%} is first reached at {reached} px", diff, "less",
+                  note=f"model trained on {crops.train_crop} px crops (the original: 480 px)")
+
+
+def _shift(estimate: Estimate, offset: float) -> Estimate:
+    return estimate.model_copy(update={"value": estimate.value + offset, "low": estimate.low + offset,
+                                       "high": estimate.high + offset})
+
+
+def train_size_claims(sizes: StudyResult) -> list[Claim]:
+    variants = sorted(sizes.variants, key=lambda v: v.images_per_class or 0)
+    claims = []
+    if len(variants) < 3:
+        blocked = "the data-size study needs at least three training-set sizes"
+        claims.append(_claim("data size", "More relevant labelled training data gives higher accuracy.",
+                             "accuracy growth at the smallest sizes", None, "greater", blocked=blocked))
+        claims.append(_claim("data size", "Beyond a certain size, more training images stop helping (no gain above "
+                             "25k images).", "gain at the largest size", None, "no_increase", blocked=blocked))
+        return claims
+    small, next_small = variants[0], variants[1]
+    claims.append(_claim(
+        "data size", "More relevant labelled training data gives higher accuracy (\"if one can get more relevant "
+        "labeled data, get it\").",
+        f"weighted accuracy with {next_small.images_per_class} minus {small.images_per_class} images per camera "
+        "(same number of training steps)", difference(next_small.outcome, small.outcome), "greater",
+        blocked=_problems(small.models, next_small.models)))
+    large, largest = variants[-2], variants[-1]
+    claims.append(_claim(
+        "data size", "Beyond a certain size, more training images stop helping (the study saw no gain above 25k images).",
+        f"weighted accuracy with {largest.images_per_class} minus {large.images_per_class} images per camera",
+        difference(largest.outcome, large.outcome), "no_increase", blocked=_problems(large.models, largest.models),
+        note="this run's sizes are far below the study's 25k images: it tests saturation in its own range only"))
+    return claims
+
+
+def architecture_claims(archs: StudyResult, profile: str) -> list[Claim]:
+    claims = []
+    by_key = {(v.arch, v.weights): v for v in archs.variants}
+    main = archs.variants[0]
+    scratch = by_key.get((main.arch, "none"))
+    original = "For camera model identification transfer learning (from ImageNet) works really well."
+    if scratch is None:
+        claims.append(_claim("transfer learning", original, "ImageNet minus scratch", None, "greater",
+                             blocked=f"arch_study has no {main.arch}:none variant"))
+    else:
+        claims.append(_claim("transfer learning", original,
+                             f"{main.arch}: weighted accuracy from ImageNet minus from scratch, same recipe",
+                             difference(main.outcome, scratch.outcome), "greater",
+                             blocked=_problems(main.models, scratch.models)))
+    pretrained = [v for v in archs.variants[1:] if v.weights == "imagenet" and v.arch != main.arch]
+    original = "Network architecture is not very relevant as long as it is good (pretrained networks perform similarly)."
+    if not pretrained:
+        claims.append(_claim("architectures", original, "two ImageNet-pretrained architectures", None, "no_difference",
+                             blocked="arch_study has no second ImageNet-pretrained architecture"))
+    for other in pretrained:
+        claims.append(_claim("architectures", original, f"weighted accuracy {other.arch} minus {main.arch}, both from ImageNet",
+                             difference(other.outcome, main.outcome), "no_difference",
+                             blocked=_problems(main.models, other.models)))
+    densenet = [v for v in archs.variants if v.arch.startswith("densenet") and v.weights == "imagenet"]
+    if not densenet:
+        claims.append(_claim("architectures", "DenseNet performs slightly better than other pretrained networks.",
+                             "DenseNet against the other pretrained networks", None, "greater",
+                             blocked=f"no DenseNet in this run: its ImageNet weights are not shipped offline and it is "
+                             f"too slow for the {profile} profile; the gpu profile compares densenet161/201"))
+    return claims
+
+
+def baseline_claims(inference: InferenceResult, baseline: BaselineResult, main_models) -> list[Claim]:
+    claims = []
+    for feature_set, original in (("seed", "A CNN beats hand-crafted residual statistics with a classical classifier "
+                                   "(the seed's first idea, which it abandoned)."),
+                                  ("extended", "(not in the original study) The CNN also beats features aimed at the "
+                                   "CFA phase and the JPEG grid.")):
+        variant = baseline.variant(feature_set, "augmented") or baseline.variant(feature_set, "plain")
+        if variant is None:
+            continue
+        diff = difference(inference.tta, variant.outcome, paired_seeds=False)
+        claims.append(_claim("baseline", original, f"weighted accuracy: CNN with TTA minus {variant.outcome.label}",
+                             diff, "greater", blocked=_problems(main_models)))
+    return claims
+
+
+def all_claims(training, inference, robust, crops, sizes, archs, baseline, profile: str) -> list[Claim]:
+    """Every claim whose stages ran (a stage that did not run gives no rows)."""
+    main_models = training.models if training is not None else []
+    claims = []
+    if robust is not None:
+        claims += robustness_claims(robust, main_models)
+        if inference is not None:
+            claims.append(augmentation_claim(inference, robust, main_models))
+    if inference is not None:
+        claims += tta_claims(inference, main_models)
+    if crops is not None:
+        claims.append(crop_claim(crops, main_models))
+    if sizes is not None:
+        claims += train_size_claims(sizes)
+    if archs is not None:
+        claims += architecture_claims(archs, profile)
+    if inference is not None and baseline is not None:
+        claims += baseline_claims(inference, baseline, main_models)
+    return claims

@@ -1,0 +1,49 @@
+"""The main model's plateau check: its recipe trained k times as long, as benchmarks/convergence.py measured it."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel
+
+from .runs import params_hash, read_json, write_json
+from .settings import CHAPTER_FIELDS, Settings
+from .stages.core import PLATEAU_GAIN
+from .stats import Estimate
+
+FILE_NAME = "convergence.json"  # in the run folder
+
+
+class Convergence(BaseModel):
+    """The main recipe trained `factor` times as long (same data, seeds and TTA) against the run's own models."""
+
+    factor: float
+    epochs: int
+    epochs_longer: int
+    seeds: list[int]
+    gain: Estimate  # weighted accuracy of the longer models minus the run's, paired over images and seeds
+    weighted_accuracy: Estimate
+    weighted_accuracy_longer: Estimate
+    plateaued: bool  # gain.value below PLATEAU_GAIN
+    recipe_hash: str  # the main recipe and data it was measured for
+
+
+def recipe_hash(settings: Settings) -> str:
+    """Hash of what the main model's scores depend on: data, recipe and TTA (not the studies, not the folder)."""
+    values = settings.to_dict()
+    return params_hash({name: values[name] for name in CHAPTER_FIELDS["03_tta_inference"] if name != "run_dir"})
+
+
+def write_convergence(run_path: Path, result: Convergence) -> None:
+    write_json(Path(run_path) / FILE_NAME, result.model_dump(mode="json"))
+
+
+def read_convergence(run_path: Path, settings: Settings) -> Convergence | None:
+    """The run's plateau check, or None when it was not measured or measured for another recipe."""
+    stored = read_json(Path(run_path) / FILE_NAME)
+    if not stored:
+        return None
+    try:
+        result = Convergence.model_validate(stored)
+    except ValueError:
+        return None
+    return result if result.recipe_hash == recipe_hash(settings) else None

@@ -1,0 +1,67 @@
+"""Chapter 10: the last checkpoint, the average of the last k epochs' weights, and the seeds' ensemble."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel
+
+from ..infer import predict_records
+from ..outcomes import Outcome, difference, outcome_from_predictions
+from ..train import average_into, load_model
+from .core import Run, cached, model_key
+from .inference import inference
+from .questions import Finding, finding, gated, switched_on
+from .study_models import main_as_study
+from .training import main_configs
+
+
+class AveragingResult(BaseModel):
+    average_epochs: int
+    last: Outcome  # the last checkpoint of each study seed, study TTA
+    averaged: Outcome | None  # the mean of the last k epochs' weights, same TTA (None: epochs not kept)
+    seeds_mean: Outcome  # every seed of the main model with the main TTA
+    ensemble: Outcome | None  # the seeds' mean probabilities as one prediction, main TTA
+    findings: list[Finding]
+
+
+def averaging(run: Run) -> AveragingResult | None:
+    """Chapter 10's stage (cached; None when switched off)."""
+    if not switched_on(run, "averaging"):
+        return None
+    settings, data = run.settings, run.data
+    seeds, k = settings.study_seeds, settings.average_epochs
+    key = {"main": [model_key(c, run) for c in main_configs(run).values()], "k": k,
+           "tta": settings.tta_config().to_dict(), "study_tta": settings.tta_config("study").to_dict(),
+           "test": data.key(data.test)}
+
+    def compute():
+        last = main_as_study(run).outcome
+        tables, missing = {}, []
+        for seed in seeds:
+            folder = run.path / "models" / f"main-seed{seed}"
+            epochs = [folder / f"epoch{e}.pt" for e in range(settings.epochs - k + 1, settings.epochs + 1)]
+            if not all(Path(p).exists() for p in epochs) or settings.epochs < k:
+                missing.append(seed)
+                continue
+            model = load_model(folder / "final.pt", data.classes)
+            average_into(model, epochs)
+            tables[seed] = predict_records(model.eval(), data.test, data.classes, settings.tta_config("study"),
+                                           progress=run.progress, desc=f"averaged weights, seed {seed}")
+        averaged = outcome_from_predictions(f"mean of the last {k} epochs' weights", data.classes, tables, root=data.root) \
+            if tables and not missing else None
+        main = inference(run).tta
+        ensemble = main.ensemble() if main.probabilities is not None and len(main.seeds) > 1 else None
+        findings = [finding("averaging", f"Averaging the weights of the last {k} epochs beats the last checkpoint",
+                            f"weighted accuracy, averaged minus last weights, {len(seeds)} seeds, study TTA",
+                            difference(averaged, last) if averaged else None, "greater",
+                            blocked="" if averaged else f"the last {k} epochs' weights were not kept (seeds {missing})")]
+        if ensemble is not None:
+            single = main  # each seed on its own, same images and TTA
+            diff = difference(ensemble, single, paired_seeds=False)
+            findings.append(finding("averaging", "An ensemble of the seed replicates beats a single replicate",
+                                    f"weighted accuracy, ensemble of {len(main.seeds)} seeds minus their mean, main TTA",
+                                    diff, "greater"))
+        return AveragingResult(average_epochs=k, last=last, averaged=averaged, seeds_mean=main, ensemble=ensemble,
+                               findings=gated(run, findings))
+
+    return cached(run, "averaging", key, compute, AveragingResult)

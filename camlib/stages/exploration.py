@@ -1,0 +1,108 @@
+"""Chapter 1: what the data holds, per camera: frames, sizes, EXIF, JPEG quality, unreadable files, residuals."""
+from __future__ import annotations
+
+import os
+
+from pydantic import BaseModel
+
+from .. import explore
+from ..settings import REPO_ROOT
+from .core import Run, cached
+
+
+class ImageRow(BaseModel):
+    name: str
+    camera: str | None
+    device: str | None
+    split: str
+    manipulation: str | None
+    format: str | None
+    width: int | None
+    height: int | None
+    make: str | None
+    model: str | None
+    jpeg_quality: int | None
+    error: str
+
+
+class ResidualRow(BaseModel):
+    camera: str
+    residual_std_R: float
+    residual_std_G: float
+    residual_std_B: float
+    corr_RG: float
+    corr_GB: float
+    corr_RB: float
+
+
+class ExplorationResult(BaseModel):
+    data_name: str  # the data folder, relative to the repository (never an absolute path of the machine)
+    simulated: bool
+    classes: list[str]
+    n_train: int
+    n_test: int
+    n_test_unlabelled: int
+    test_is_holdout: bool
+    split_by_device: bool
+    bad_files: list[dict]  # name, reason
+    excluded_cameras: dict[str, int]
+    images: list[ImageRow]
+    residuals: list[ResidualRow]
+
+    def frame(self):
+        import pandas as pd
+        return pd.DataFrame([r.model_dump() for r in self.images])
+
+
+def display_name(path) -> str:
+    """A data folder as a reader may see it: relative to the repository when near it, else its name."""
+    path = os.path.abspath(path)
+    relative = os.path.relpath(path, REPO_ROOT)
+    return relative if not relative.startswith(os.path.join("..", "..")) else os.path.basename(path)
+
+
+def exploration(run: Run) -> ExplorationResult:
+    """Chapter 1's stage (cached): the per-image table and residual statistics of the run's data."""
+    settings, data = run.settings, run.data
+    per_camera = 6 if settings.profile == "smoke" else 12
+    key = {"data": data.key(), "residuals_per_camera": per_camera, "version": 2}
+
+    def compute():
+        table = explore.image_table(data.train + data.test + data.test_unlabelled, progress=run.progress)
+        stats = explore.residual_stats(data.train, per_camera=per_camera, progress=run.progress)
+        rows = [ImageRow(name=_relative(r.path, data.root), **{k: _clean(getattr(r, k)) for k in (
+            "camera", "device", "split", "manipulation", "format", "width", "height", "make", "model",
+            "jpeg_quality", "error")}) for r in table.itertuples()]
+        residuals = [ResidualRow(**{k: getattr(r, k) for k in ResidualRow.model_fields}) for r in stats.itertuples()]
+        bad = [] if data.bad_files is None else [{"name": _relative(p, data.root), "reason": reason}
+                                                 for p, reason in zip(data.bad_files.path, data.bad_files.reason)]
+        return ExplorationResult(data_name=display_name(data.root), simulated=settings.layout == "zoo",
+                                 classes=data.classes, n_train=len(data.train), n_test=len(data.test),
+                                 n_test_unlabelled=len(data.test_unlabelled), test_is_holdout=data.test_is_holdout,
+                                 split_by_device=data.split_by_device, bad_files=bad,
+                                 excluded_cameras=data.excluded_cameras, images=rows, residuals=residuals)
+
+    return cached(run, "exploration", key, compute, ExplorationResult)
+
+
+def _relative(path, root) -> str:
+    try:
+        return os.path.relpath(path, root)
+    except ValueError:
+        return os.path.basename(path)
+
+
+def _clean(value):
+    """pandas' NaN/None/numpy scalars as plain Python values."""
+    if value is None:
+        return None
+    try:
+        if value != value:  # NaN
+            return None
+    except (TypeError, ValueError):
+        pass
+    if hasattr(value, "item"):
+        value = value.item()
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value

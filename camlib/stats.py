@@ -1,0 +1,140 @@
+"""95% intervals of accuracies (bootstrap over test images and seeds, Wilson) and the one verdict rule."""
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+import numpy as np
+from pydantic import BaseModel
+
+LEVEL = 0.95
+N_BOOT = 2000
+BOOT_SEED = 20180412  # fixed: the same outcomes always get the same interval
+Z = 1.959963984540054  # standard normal quantile of 0.975
+
+Verdict = Literal["supported", "contradicted", "inconclusive", "not testable"]
+# How a claim relates the two sides of a difference (a - b):
+#   greater: a > b;  less: a < b;  no_decrease: a is not below b;  no_increase: a is not above b;
+#   no_difference: a and b do not differ.
+Direction = Literal["greater", "less", "no_decrease", "no_increase", "no_difference"]
+
+
+class Estimate(BaseModel):
+    """A value with its 95% interval [low, high] and how the interval was made."""
+
+    value: float
+    low: float
+    high: float
+    n_images: int
+    n_seeds: int = 1
+    method: str = "bootstrap"
+
+    def text(self, digits: int = 3, percent: bool = False) -> str:
+        if percent:
+            return f"{100 * self.value:+.1f} [{100 * self.low:+.1f}, {100 * self.high:+.1f}]"
+        return f"{self.value:.{digits}f} [{self.low:.{digits}f}, {self.high:.{digits}f}]"
+
+
+def wilson(successes: float, n: float) -> tuple[float, float]:
+    """Wilson score interval of a proportion (successes may be fractional, e.g. a mean over seeds)."""
+    if n <= 0:
+        return float("nan"), float("nan")
+    p = successes / n
+    centre = (p + Z * Z / (2 * n)) / (1 + Z * Z / n)
+    half = Z * math.sqrt(p * (1 - p) / n + Z * Z / (4 * n * n)) / (1 + Z * Z / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def _as_matrix(correct) -> np.ndarray:
+    matrix = np.asarray(correct, dtype=float)
+    return matrix[None, :] if matrix.ndim == 1 else matrix
+
+
+def _resampling_weights(n: int, rng: np.random.Generator) -> np.ndarray:
+    """(N_BOOT, n) counts: how often each item is drawn in each bootstrap resample."""
+    return rng.multinomial(n, np.full(n, 1.0 / n), size=N_BOOT).astype(float)
+
+
+def _statistics(matrix: np.ndarray, weights: np.ndarray, image_counts: np.ndarray, seed_counts: np.ndarray) -> np.ndarray:
+    """Per resample: the weighted mean over resampled images, averaged over resampled seeds."""
+    image_weights = image_counts * weights  # (B, N)
+    per_seed = image_weights @ matrix.T / image_weights.sum(axis=1, keepdims=True)  # (B, S)
+    return (per_seed * seed_counts).sum(axis=1) / seed_counts.sum(axis=1)
+
+
+def _point(matrix: np.ndarray, weights: np.ndarray) -> float:
+    return float((matrix @ weights / weights.sum()).mean())
+
+
+def bootstrap(correct, weights=None) -> Estimate:
+    """Mean accuracy over seeds of the (weighted) accuracy over images, with a 95% interval.
+
+    correct: (seeds, images) or (images,) of 0/1. The interval is the percentile bootstrap over images and
+    seeds, widened where needed to the Wilson interval of the same proportion over the effective number of
+    images, which stays honest at 0% and 100% and with few images."""
+    matrix = _as_matrix(correct)
+    n_seeds, n_images = matrix.shape
+    weights = np.ones(n_images) if weights is None else np.asarray(weights, dtype=float)
+    if n_images == 0:
+        return Estimate(value=float("nan"), low=float("nan"), high=float("nan"), n_images=0, n_seeds=n_seeds)
+    value = _point(matrix, weights)
+    rng = np.random.default_rng(BOOT_SEED)
+    image_counts = _resampling_weights(n_images, rng)
+    seed_counts = _resampling_weights(n_seeds, rng) if n_seeds > 1 else np.ones((N_BOOT, 1))
+    samples = _statistics(matrix, weights, image_counts, seed_counts)
+    low, high = np.quantile(samples, [(1 - LEVEL) / 2, (1 + LEVEL) / 2])
+    effective_n = weights.sum() ** 2 / (weights ** 2).sum()
+    wilson_low, wilson_high = wilson(value * effective_n, effective_n)
+    return Estimate(value=value, low=float(min(low, wilson_low)), high=float(max(high, wilson_high)),
+                    n_images=n_images, n_seeds=n_seeds, method="bootstrap+wilson")
+
+
+def paired_difference(correct_a, correct_b, weights=None, paired_seeds: bool | None = None) -> Estimate:
+    """(Weighted) accuracy of a minus that of b on the same images, with a 95% paired bootstrap interval.
+
+    Images are resampled jointly for both sides; seeds jointly when both sides have the same seeds
+    (`paired_seeds`, default: when their counts agree), else each side's seeds on their own."""
+    a, b = _as_matrix(correct_a), _as_matrix(correct_b)
+    if a.shape[1] != b.shape[1]:
+        raise ValueError(f"paired difference needs the same images on both sides ({a.shape[1]} vs {b.shape[1]})")
+    n_images = a.shape[1]
+    weights = np.ones(n_images) if weights is None else np.asarray(weights, dtype=float)
+    value = _point(a, weights) - _point(b, weights)
+    if n_images == 0:
+        return Estimate(value=float("nan"), low=float("nan"), high=float("nan"), n_images=0)
+    rng = np.random.default_rng(BOOT_SEED)
+    image_counts = _resampling_weights(n_images, rng)
+    paired_seeds = len(a) == len(b) if paired_seeds is None else paired_seeds
+
+    def seed_counts(n):
+        return _resampling_weights(n, rng) if n > 1 else np.ones((N_BOOT, 1))
+
+    counts_a = seed_counts(len(a))
+    counts_b = counts_a if paired_seeds else seed_counts(len(b))
+    samples = _statistics(a, weights, image_counts, counts_a) - _statistics(b, weights, image_counts, counts_b)
+    low, high = np.quantile(samples, [(1 - LEVEL) / 2, (1 + LEVEL) / 2])
+    return Estimate(value=value, low=float(low), high=float(high), n_images=n_images,
+                    n_seeds=max(len(a), len(b)), method="paired bootstrap")
+
+
+def verdict(difference: Estimate | None, direction: Direction) -> Verdict:
+    """The one verdict rule, on the 95% interval of a difference a - b.
+
+    greater/less: supported when the interval excludes zero in the claimed direction, contradicted when it
+    excludes zero the other way, inconclusive otherwise. no_decrease/no_increase/no_difference (claims that
+    something does not change significantly): contradicted when the interval excludes zero in the forbidden
+    direction, else supported (the interval says how large a change the data can rule out)."""
+    if difference is None or not np.isfinite([difference.low, difference.high]).all():
+        return "not testable"
+    above, below = difference.low > 0, difference.high < 0
+    if direction == "greater":
+        return "supported" if above else "contradicted" if below else "inconclusive"
+    if direction == "less":
+        return "supported" if below else "contradicted" if above else "inconclusive"
+    if direction == "no_decrease":
+        return "contradicted" if below else "supported"
+    if direction == "no_increase":
+        return "contradicted" if above else "supported"
+    if direction == "no_difference":
+        return "contradicted" if above or below else "supported"
+    raise ValueError(f"unknown claim direction {direction!r}")

@@ -1,0 +1,104 @@
+"""95% intervals and the one verdict rule, on constructed cases with known answers."""
+import math
+
+import numpy as np
+import pytest
+
+from camlib.outcomes import Outcome, difference
+from camlib.stats import Estimate, bootstrap, paired_difference, verdict, wilson
+
+
+def test_bootstrap_matches_the_binomial_interval_on_a_simple_case():
+    correct = np.r_[np.ones(420), np.zeros(180)]  # 600 images, 70% right, one seed
+    estimate = bootstrap(correct)
+    half = 1.959964 * math.sqrt(0.7 * 0.3 / 600)  # normal approximation to the binomial: +-3.7 points
+    assert estimate.value == pytest.approx(0.7)
+    assert estimate.low == pytest.approx(0.7 - half, abs=0.006) and estimate.high == pytest.approx(0.7 + half, abs=0.006)
+    low, high = wilson(420, 600)
+    assert low == pytest.approx(0.6622, abs=1e-3) and high == pytest.approx(0.7351, abs=1e-3)
+
+
+def test_interval_stays_honest_at_the_boundary_and_with_few_images():
+    perfect = bootstrap(np.ones(11))  # 11 of 11: the bootstrap alone would say [1, 1]
+    assert perfect.high == 1.0 and perfect.low == pytest.approx(wilson(11, 11)[0]) and perfect.low < 0.75
+
+
+def test_seeds_that_disagree_widen_the_interval():
+    rng = np.random.default_rng(0)
+    base = (rng.random(300) < 0.7).astype(float)
+    same = bootstrap(np.stack([base, base, base]))
+    spread = bootstrap(np.stack([base, np.roll(base, 7) * (rng.random(300) < 0.8), np.maximum(base, rng.random(300) < 0.5)]))
+    assert (spread.high - spread.low) > (same.high - same.low)
+    assert same.n_seeds == 3 and same.value == pytest.approx(base.mean())
+
+
+def test_weighted_accuracy_uses_the_image_weights():
+    correct = np.array([1, 1, 0, 0], dtype=float)
+    weights = np.array([0.7, 0.7, 0.3, 0.3])
+    assert bootstrap(correct, weights).value == pytest.approx(0.7)
+
+
+def _effect(delta: float, n: int = 400, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    b = (rng.random(n) < 0.6).astype(float)
+    a = b.copy()
+    flip = rng.choice(n, int(abs(delta) * n), replace=False)
+    a[flip] = 1.0 if delta > 0 else 0.0
+    if delta > 0:
+        b[flip] = 0.0
+    else:
+        b[flip] = 1.0
+    return a, b
+
+
+def test_verdict_rule_on_constructed_cases():
+    clear_a, clear_b = _effect(0.10)
+    assert verdict(paired_difference(clear_a, clear_b), "greater") == "supported"
+    assert verdict(paired_difference(clear_a, clear_b), "less") == "contradicted"
+    reversed_a, reversed_b = _effect(-0.10)
+    assert verdict(paired_difference(reversed_a, reversed_b), "greater") == "contradicted"
+    same = np.random.default_rng(3).random(400) < 0.6
+    noise = same.copy()
+    noise[:4] = ~noise[:4]  # a difference of a few images: inside the noise
+    none = paired_difference(same.astype(float), noise.astype(float))
+    assert none.low < 0 < none.high or none.low <= 0 <= none.high
+    assert verdict(none, "greater") == "inconclusive"
+    assert verdict(none, "no_decrease") == "supported" and verdict(none, "no_difference") == "supported"
+    assert verdict(paired_difference(reversed_a, reversed_b), "no_decrease") == "contradicted"
+    assert verdict(paired_difference(clear_a, clear_b), "no_increase") == "contradicted"
+    assert verdict(None, "greater") == "not testable"
+    nan = Estimate(value=float("nan"), low=float("nan"), high=float("nan"), n_images=0)
+    assert verdict(nan, "greater") == "not testable"
+
+
+def test_paired_difference_pairs_images():
+    a = np.r_[np.ones(50), np.zeros(50)]
+    assert paired_difference(a, a).value == 0 and paired_difference(a, a).low == 0 == paired_difference(a, a).high
+    with pytest.raises(ValueError, match="same images"):
+        paired_difference(a, a[:10])
+
+
+def _outcome(label, predictions, cameras=("a", "b", "a", "b"), manipulations=("unalt", "unalt", "jpg70", "gamma0.8")):
+    return Outcome(label=label, classes=["a", "b"], seeds=list(range(len(predictions))), images=[f"{i}.tif" for i in range(len(cameras))],
+                   cameras=list(cameras), manipulations=list(manipulations), predictions=predictions)
+
+
+def test_outcome_scores_and_unreadable_images():
+    outcome = _outcome("m", [[0, 1, 1, -1], [0, 0, 0, -1]])  # image 3 unreadable: left out for every seed
+    scores = outcome.scores()
+    assert scores.n_images == 3
+    assert [s.accuracy for s in scores.per_seed] == [pytest.approx(2 / 3), pytest.approx(2 / 3)]
+    assert scores.weighted_accuracy.value == pytest.approx(np.mean([(0.7 * 2 + 0) / 1.7, (0.7 + 0.3) / 1.7]))
+    assert scores.per_seed[0].weighted_accuracy == pytest.approx(1.4 / 1.7)
+    assert scores.weighted_accuracy_seed_std > 0
+    other = _outcome("o", [[0, 1, 0, 1], [0, 1, 0, 1]])
+    diff = difference(other, outcome)
+    assert diff.value > 0 and diff.n_images == 3
+
+
+def test_outcome_ensemble_averages_probabilities():
+    outcome = _outcome("m", [[0, 1, 0, 1], [1, 1, 0, 0]])
+    outcome.probabilities = [[[0.9, 0.1], [0.4, 0.6], [0.6, 0.4], [0.2, 0.8]],
+                             [[0.3, 0.7], [0.2, 0.8], [0.7, 0.3], [0.6, 0.4]]]
+    ensemble = outcome.ensemble()
+    assert ensemble.predictions == [[0, 1, 0, 1]] and len(ensemble.seeds) == 1
