@@ -39,8 +39,9 @@ def main() -> int:
     parser.add_argument("--tta", default="grid4", help="grid<k>, five or center, optionally +flip")
     parser.add_argument("--out", default=None, help="append the JSON lines to this file too")
     parser.add_argument("--keep", default=None, help="folder for the trained models (default: runs/calibrate)")
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: every core); 1 to run two sweeps at once")
     args = parser.parse_args()
-    setup(0)
+    setup(0, args.threads or None)
     from camlib import infer
     from camlib.metrics import accuracy_metrics
     from camlib.augment import NO_AUGMENTATION, AugmentConfig

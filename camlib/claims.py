@@ -178,8 +178,11 @@ def architecture_claims(archs: StudyResult, profile: str) -> list[Claim]:
         claims.append(_claim("transfer learning", original, "ImageNet minus scratch", None, "greater",
                              blocked=f"arch_study has no {main.arch}:none variant"))
     else:
+        main_epochs, scratch_epochs = main.models[0].epochs, scratch.models[0].epochs
+        budget = ("same recipe" if scratch_epochs == main_epochs else
+                  f"scratch trained {scratch_epochs} epochs against {main_epochs} (a budget that favours it)")
         claims.append(_claim("transfer learning", original,
-                             f"{main.arch}: weighted accuracy from ImageNet minus from scratch, same recipe",
+                             f"{main.arch}: weighted accuracy from ImageNet minus from scratch, {budget}",
                              difference(main.outcome, scratch.outcome), "greater",
                              blocked=_problems(main.models, scratch.models)))
     pretrained = [v for v in archs.variants[1:] if v.weights == "imagenet" and v.arch != main.arch]

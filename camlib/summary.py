@@ -114,6 +114,7 @@ class Metrics(BaseModel):
                                             "(benchmarks/convergence.py), when measured for this run")
     device_fold: Scores | None = Field(None, description="real photos split by device: the main recipe trained on the "
                                        "test devices and scored on the training devices (the swapped fold)")
+    device_fold_ensemble: Scores | None = Field(None, description="the swapped fold's seeds' mean probabilities as one prediction")
     seed_std_weighted_accuracy: float | None = Field(None, description="std of the main model's weighted accuracy across seeds")
     per_manipulation: list[ManipulationRow] = []
     baselines: list[Scores] = []
@@ -217,6 +218,8 @@ def collect(run: Run) -> Metrics:
         metrics.per_manipulation = per_manipulation(inferred.tta)
         metrics.main_confusions = top_confusions(inferred.tta)
     metrics.device_fold = folds.outcome.scores() if folds else None
+    if folds and folds.outcome.probabilities is not None and len(folds.outcome.seeds) > 1:
+        metrics.device_fold_ensemble = folds.outcome.ensemble().scores()
     if robust:
         metrics.noaug = robust.noaug.scores()
         metrics.robustness = [PointRow(family=p.family, value=p.value, variant=p.variant,

@@ -125,3 +125,20 @@ def test_study_lists_from_the_command_line():
         resolve("cpu", {"train_sizes": "5,x"})
     with pytest.raises(SettingsError, match="unknown architecture 'resnet19'"):
         resolve("cpu", {"arch_study": "resnet19:none"})
+
+
+def test_an_arch_study_variant_can_have_its_own_budget():
+    from camlib.settings import ArchVariant, SettingsError, parse_arch_variant, resolve
+    assert parse_arch_variant("efficientnet_lite0_s4") == ArchVariant("efficientnet_lite0_s4", "none")
+    assert parse_arch_variant("efficientnet_lite0_s4:") == ArchVariant("efficientnet_lite0_s4", "none")
+    scratch = parse_arch_variant("efficientnet_lite0_s4:none:epochs=8:lr=4e-3")
+    assert scratch.changes() == dict(arch="efficientnet_lite0_s4", weights="none", epochs=8, lr=4e-3)
+    assert scratch.budget_text == "8 epochs, lr 0.004"
+    settings = resolve("cpu", {"arch_study": "efficientnet_lite0_s4:none:epochs=8, efficientnet_lite0_s4:imagenet"})
+    assert settings.arch_variants() == [ArchVariant("efficientnet_lite0_s4", "imagenet"),
+                                        ArchVariant("efficientnet_lite0_s4", "none", epochs=8)]
+    assert settings.train_config(**settings.arch_variants()[1].changes()).epochs == 8
+    for bad, reason in (("efficientnet_lite0_s4:none:steps=8", "steps=8"), ("efficientnet_lite0_s4:none:epochs=x", "must be a number"),
+                        ("efficientnet_lite0_s4:none:epochs=0", "must be positive"), ("efficientnet_lite0_s4:fake", "weights must be")):
+        with pytest.raises(SettingsError, match=reason):
+            resolve("cpu", {"arch_study": bad})

@@ -79,8 +79,7 @@ def setup(namespace: dict | None = None, progress: bool = True, read_only: bool 
 def check_resources(settings: Settings) -> None:
     """SettingsError when the weights a run needs are not available (fetched now where downloads are allowed)."""
     from ..models import WeightsError, ensure_weights
-    variants = [(settings.arch, settings.weights)] + [tuple(v.split(":")) for v in settings.arch_variants()[1:]]
-    for arch, weights in variants:
+    for arch, weights in {(v.arch, v.weights) for v in settings.arch_variants()}:
         try:
             ensure_weights(arch, weights)
         except WeightsError as exc:

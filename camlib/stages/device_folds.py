@@ -46,7 +46,7 @@ def device_folds(run: Run) -> DeviceFoldResult | None:
     settings, data = run.settings, run.data
     configs = main_configs(run)
     key = {"models": [model_key(c, run, train) for c in configs.values()], "tta": settings.tta_config().to_dict(),
-           "test": data.key(test)}
+           "test": data.key(test), "probabilities": True}
 
     def compute():
         summaries = train_replicates(run, "swapped", "main recipe, devices swapped", configs, train, eval_records=test)
@@ -58,6 +58,6 @@ def device_folds(run: Run) -> DeviceFoldResult | None:
         devices = lambda records: {c: sorted({str(r.device) for r in records if r.camera == c}) for c in data.classes}  # noqa: E731
         return DeviceFoldResult(train_devices=devices(train), test_devices=devices(test), models=summaries,
                                 outcome=outcome_from_predictions("main recipe, devices swapped", data.classes, tables,
-                                                                 root=data.root))
+                                                                 keep_probabilities=True, root=data.root))
 
     return cached(run, "device_folds", key, compute, DeviceFoldResult)

@@ -106,19 +106,21 @@ def train_size(run: Run) -> StudyResult:
 
 
 def architectures(run: Run) -> StudyResult:
-    """Chapter 7's stage: the recipe from ImageNet weights and from scratch, for each 'arch:weights' variant."""
+    """Chapter 7's stage: the recipe from ImageNet weights and from scratch, for each arch_study variant."""
     settings, data = run.settings, run.data
-    others = [tuple(v.split(":")) for v in settings.arch_variants()[1:]]
-    key = {"variants": {f"{a}:{w}": [model_key(c, run) for c in _study_configs(run, arch=a, weights=w).values()]
-                        for a, w in others},
+    others = settings.arch_variants()[1:]
+    key = {"variants": {f"{v.arch}:{v.weights}": [model_key(c, run) for c in _study_configs(run, **v.changes()).values()]
+                        for v in others},
            "main": [model_key(c, run) for s, c in main_configs(run).items() if s in settings.study_seeds],
            "tta": settings.tta_config("study").to_dict(), "test": data.key(data.test)}
 
     def compute():
         variants = [_relabelled(main_as_study(run), f"{settings.arch} ({_weights_label(settings.weights)}, main model)")]
-        for arch, weights in others:
-            variants.append(_variant(run, f"{arch}-{weights}", f"{arch} ({_weights_label(weights)})",
-                                     _study_configs(run, arch=arch, weights=weights), data.train))
+        for variant in others:
+            budget = f", {variant.budget_text}" if variant.budget_text else ""
+            label = f"{variant.arch} ({_weights_label(variant.weights)}{budget})"
+            variants.append(_variant(run, f"{variant.arch}-{variant.weights}", label,
+                                     _study_configs(run, **variant.changes()), data.train))
         return StudyResult(study_epochs=settings.epochs, seeds=settings.study_seeds,
                            tta_config=settings.tta_config("study").to_dict(), variants=variants)
 
