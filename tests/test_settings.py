@@ -100,3 +100,12 @@ def test_the_tta_factory_keeps_every_field():
 
 def test_settings_list_command():
     assert settings.main() == 0
+
+
+def test_the_default_profiles_have_every_weight_they_need_offline(monkeypatch):
+    """The default run's architecture study needs the Lite1 weights package: a fresh install must have it."""
+    from camlib.settings import resolve
+    from camlib.stages.core import check_resources
+    monkeypatch.setenv("CAMLIB_OFFLINE", "1")
+    for profile in ("smoke", "cpu"):
+        check_resources(resolve(profile, {}))

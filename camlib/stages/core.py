@@ -79,7 +79,7 @@ def setup(namespace: dict | None = None, progress: bool = True, read_only: bool 
 def check_resources(settings: Settings) -> None:
     """SettingsError when the weights a run needs are not available (fetched now where downloads are allowed)."""
     from ..models import WeightsError, ensure_weights
-    for arch, weights in {(v.arch, v.weights) for v in settings.arch_variants()}:
+    for arch, weights in dict.fromkeys((v.arch, v.weights) for v in settings.arch_variants()):  # main model first
         try:
             ensure_weights(arch, weights)
         except WeightsError as exc:
