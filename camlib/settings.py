@@ -262,6 +262,12 @@ class ArchVariant:
         return changes
 
     @property
+    def name(self) -> str:
+        """A name that tells variants apart, budgets included (stage keys, model folders)."""
+        budget = "".join(f"-{k}{v:g}" for k, v in (("e", self.epochs), ("lr", self.lr)) if v is not None)
+        return f"{self.arch}-{self.weights}{budget}"
+
+    @property
     def budget_text(self) -> str:
         parts = [f"{self.epochs} epochs" if self.epochs else "", f"lr {self.lr:g}" if self.lr else ""]
         return ", ".join(p for p in parts if p)

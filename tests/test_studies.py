@@ -142,3 +142,10 @@ def test_an_arch_study_variant_can_have_its_own_budget():
                         ("efficientnet_lite0_s4:none:epochs=0", "must be positive"), ("efficientnet_lite0_s4:fake", "weights must be")):
         with pytest.raises(SettingsError, match=reason):
             resolve("cpu", {"arch_study": bad})
+
+
+def test_two_budgets_of_one_network_are_two_variants():
+    from camlib.settings import parse_arch_variant
+    names = {parse_arch_variant(t).name for t in ("efficientnet_lite0_s4:none", "efficientnet_lite0_s4:none:epochs=8",
+                                                  "efficientnet_lite0_s4:none:epochs=8:lr=4e-3")}
+    assert names == {"efficientnet_lite0_s4-none", "efficientnet_lite0_s4-none-e8", "efficientnet_lite0_s4-none-e8-lr0.004"}

@@ -109,7 +109,7 @@ def architectures(run: Run) -> StudyResult:
     """Chapter 7's stage: the recipe from ImageNet weights and from scratch, for each arch_study variant."""
     settings, data = run.settings, run.data
     others = settings.arch_variants()[1:]
-    key = {"variants": {f"{v.arch}:{v.weights}": [model_key(c, run) for c in _study_configs(run, **v.changes()).values()]
+    key = {"variants": {v.name: [model_key(c, run) for c in _study_configs(run, **v.changes()).values()]
                         for v in others},
            "main": [model_key(c, run) for s, c in main_configs(run).items() if s in settings.study_seeds],
            "tta": settings.tta_config("study").to_dict(), "test": data.key(data.test)}
@@ -119,7 +119,7 @@ def architectures(run: Run) -> StudyResult:
         for variant in others:
             budget = f", {variant.budget_text}" if variant.budget_text else ""
             label = f"{variant.arch} ({_weights_label(variant.weights)}{budget})"
-            variants.append(_variant(run, f"{variant.arch}-{variant.weights}", label,
+            variants.append(_variant(run, variant.name, label,
                                      _study_configs(run, **variant.changes()), data.train))
         return StudyResult(study_epochs=settings.epochs, seeds=settings.study_seeds,
                            tta_config=settings.tta_config("study").to_dict(), variants=variants)
