@@ -98,7 +98,8 @@ def describe(data: RunData) -> list[str]:
     if data.excluded_cameras:
         lines.append(f"{len(data.excluded_cameras)} cameras left out (fewer than "
                      f"{data.settings.min_images_per_camera} readable photos):")
-        lines += [f"  {camera}: {count} photos" for camera, count in data.excluded_cameras.items()]
+        lines += [f"  {camera}: {count} readable photo{'s' if count != 1 else ''}"
+                  for camera, count in data.excluded_cameras.items()]
     return lines
 
 
