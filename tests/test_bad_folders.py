@@ -8,6 +8,7 @@ from collections import Counter
 import pytest
 
 from camlib import validate
+from camlib.cli import main
 from camlib.io import read_image
 from camlib.datasets import RANDOM, UNSEEN_DEVICE, NoUsableData, load_usable, scan_readable
 from camlib.rundata import describe, load_data
@@ -95,7 +96,8 @@ def test_nothing_usable_stops_with_one_line(tmp_path, make, capsys):
 
 def test_validate_prints_what_it_found_before_training(tmp_path, capsys):
     bad_tree(tmp_path)
-    assert validate.main(["-p", "layout", "folder", "-p", "data_dir", str(tmp_path), "-p", "profile", "smoke", "-p", "crop", "16"]) == 0
+    args = ["-p", "layout", "folder", "-p", "data_dir", str(tmp_path), "-p", "profile", "smoke", "-p", "crop", "16"]
+    assert validate.main(args) == 0
     out = capsys.readouterr().out
     assert out.startswith(f"== data: folder layout at {tmp_path}: 11 photos (7 training, 4 test), 2 cameras, 2 devices\n")
     assert "camA/notes.jpg: not an image: the file holds text" in out and "camC: 1 readable photo\n" in out
@@ -146,3 +148,11 @@ def test_the_header_check_is_cheap_on_real_crops(real_crops):
     decode = time.perf_counter() - start
     assert len(readable) == len(paths) and bad.empty
     assert check < decode / 5, f"header check {check:.3f} s, full decode {decode:.3f} s for {len(paths)} photos"
+
+
+def test_camlib_train_on_a_folder_with_nothing_usable_fails_with_one_line(tmp_path, capsys):
+    nothing_usable_tree(tmp_path / "data")
+    assert main(["train", "--profile", "smoke", "--out", str(tmp_path / "run"), "--layout", "folder",
+                 "--data-dir", str(tmp_path / "data")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "0 usable cameras" in err and "camB: 0" in err
