@@ -218,7 +218,56 @@ def baseline_claims(inference: InferenceResult, baseline: BaselineResult, main_m
     return claims
 
 
-def all_claims(training, inference, robust, crops, sizes, archs, baseline, profile: str) -> list[Claim]:
+NOISE_HARMLESS_BELOW = 0.15  # "as long as a percent of the incorrect labels is less than 15%, you are fine"
+
+
+def label_noise_claims(noise: StudyResult) -> list[Claim]:
+    """The worst level at or below 15% wrong labels against none (an equivalence claim), and 30% for contrast."""
+    original = ("As long as a percent of the incorrect labels is less than 15%, you are fine (wrong labels below 15% "
+                "do no harm).")
+    clean = next((v for v in noise.variants if v.label_noise == 0.0), None)
+    noisy = [v for v in noise.variants if v.label_noise]
+    harmless = [v for v in noisy if v.label_noise <= NOISE_HARMLESS_BELOW + 1e-9]
+    if clean is None or not harmless:
+        return [_claim("label noise", original, "no level at or below 15%", None, "no_decrease",
+                       blocked="label_noise_levels has no level at or below 15%")]
+    diffs = {v.label_noise: difference(v.outcome, clean.outcome) for v in harmless}
+    worst = min(harmless, key=lambda v: diffs[v.label_noise].value)
+    levels = ", ".join(f"{v.label_noise:.0%}" for v in harmless)
+    return [_claim("label noise", original,
+                   f"weighted accuracy with {worst.label_noise:.0%} wrong training labels (the worst of {levels}) minus "
+                   f"none, same steps and study TTA, {diffs[worst.label_noise].n_images} images x "
+                   f"{diffs[worst.label_noise].n_seeds} seeds", diffs[worst.label_noise], "no_decrease",
+                   blocked=_problems(clean.models, worst.models))]
+
+
+def schedule_claim(schedules: StudyResult) -> Claim:
+    """Cosine restarts against one cycle at equal epochs and seeds."""
+    by_schedule = {v.schedule: v for v in schedules.variants}
+    restarts, one = by_schedule.get("cosine_restarts"), by_schedule.get("one_cycle")
+    original = ("A cyclic learning rate with restarts helps: \"these oscillations help to get out of local minima\" "
+                "(against a schedule without restarts).")
+    if restarts is None or one is None:
+        return _claim("schedule", original, "restarts against one cycle", None, "greater",
+                      blocked="the schedule study needs both cosine_restarts and one_cycle")
+    diff = difference(restarts.outcome, one.outcome)
+    return _claim("schedule", original, f"weighted accuracy, cosine restarts minus one cycle, {schedules.study_epochs} "
+                  f"epochs each, same seeds and study TTA", diff, "greater", blocked=_problems(restarts.models, one.models))
+
+
+def device_gap_claim(gap, main_models) -> Claim:
+    """Held-out photos of the training device against the second device's unaltered photos (unpaired)."""
+    diff = gap.gap()
+    n_same = sum(len(o.images) for o in gap.same_device)
+    return _claim("device gap", "A second device of the same model is harder than the training device (why the "
+                  "challenge trained on one device per model and tested on another).",
+                  f"main model, main TTA on {gap.center_crop} px centre crops: accuracy on each seed's held-out "
+                  f"training-device photos ({n_same} in all) minus the second device's unaltered photos "
+                  f"({len(gap.other_device.images)}); unpaired", diff, "greater", blocked=_problems(main_models))
+
+
+def all_claims(training, inference, robust, crops, sizes, archs, baseline, profile: str, noise=None, schedules=None,
+               gap=None) -> list[Claim]:
     """Every claim whose stages ran (a stage that did not run gives no rows)."""
     main_models = training.models if training is not None else []
     claims = []
@@ -236,4 +285,10 @@ def all_claims(training, inference, robust, crops, sizes, archs, baseline, profi
         claims += architecture_claims(archs, profile)
     if inference is not None and baseline is not None:
         claims += baseline_claims(inference, baseline, main_models)
+    if noise is not None:
+        claims += label_noise_claims(noise)
+    if schedules is not None:
+        claims.append(schedule_claim(schedules))
+    if gap is not None:
+        claims.append(device_gap_claim(gap, main_models))
     return claims

@@ -117,6 +117,21 @@ def paired_difference(correct_a, correct_b, weights=None, paired_seeds: bool | N
                     n_seeds=max(len(a), len(b)), method="paired bootstrap")
 
 
+def unpaired_difference(correct_a, correct_b) -> Estimate:
+    """Accuracy of a minus that of b on different images (e.g. two devices), with a 95% interval.
+
+    Each side gets its own interval (`bootstrap`: images and seeds, widened to Wilson), combined by Newcombe's
+    square-and-add rule, which stays honest when one side is at 100%."""
+    a, b = bootstrap(correct_a), bootstrap(correct_b)
+    if not a.n_images or not b.n_images:
+        return Estimate(value=float("nan"), low=float("nan"), high=float("nan"), n_images=0)
+    value = a.value - b.value
+    low = value - math.sqrt((a.value - a.low) ** 2 + (b.high - b.value) ** 2)
+    high = value + math.sqrt((a.high - a.value) ** 2 + (b.value - b.low) ** 2)
+    return Estimate(value=value, low=low, high=high, n_images=a.n_images + b.n_images,
+                    n_seeds=max(a.n_seeds, b.n_seeds), method="Newcombe (two bootstrap+Wilson intervals)")
+
+
 def verdict(difference: Estimate | None, direction: Direction) -> Verdict:
     """The one verdict rule, on the 95% interval of a difference a - b.
 

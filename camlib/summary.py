@@ -11,8 +11,8 @@ from .datasets import CameraSplit
 from .convergence import Convergence, read_convergence
 from .outcomes import Scores
 from .runs import read_json, write_json
-from .stages import (ModelSummary, Run, architectures, baseline, crop_size, device_folds, exploration, inference, robustness,
-                     train_size, training)
+from .stages import (ModelSummary, Run, architectures, baseline, crop_size, device_folds, device_gap, exploration, inference,
+                     label_noise, robustness, schedules, train_size, training)
 from .stages.questions import Finding
 from .stats import Estimate, bootstrap
 
@@ -61,8 +61,19 @@ class StudyRow(BaseModel):
     weights: str
     images_per_class: int | None
     is_main: bool
+    label_noise: float | None = None
+    schedule: str | None = None
     scores: Scores
     problems: list[str] = Field(description="why a model of this variant is not evidence ('' when it is)")
+
+
+class DeviceGapRow(BaseModel):
+    """The main model on held-out photos of its training device and on the second device's unaltered photos."""
+
+    same_device: Estimate
+    other_device: Estimate
+    gap: Estimate = Field(description="same minus other device, unpaired (Newcombe)")
+    center_crop: int
 
 
 class ConfusionPair(BaseModel):
@@ -127,6 +138,9 @@ class Metrics(BaseModel):
     crop_size: list[CropRow] = []
     train_size: list[StudyRow] = []
     architectures: list[StudyRow] = []
+    label_noise: list[StudyRow] = []
+    schedules: list[StudyRow] = []
+    device_gap: DeviceGapRow | None = None
     claims: list[Claim] = []
     open_questions: list[QuestionSummary] = []
     stage_seconds: dict[str, float] = Field({}, description="compute seconds of each stage")
@@ -175,7 +189,8 @@ def _study_rows(result) -> list[StudyRow]:
     if result is None:
         return []
     return [StudyRow(label=v.label, arch=v.arch, weights=v.weights, images_per_class=v.images_per_class, is_main=v.is_main,
-                     scores=v.outcome.scores(), problems=v.problems()) for v in result.variants]
+                     label_noise=v.label_noise, schedule=v.schedule, scores=v.outcome.scores(), problems=v.problems())
+            for v in result.variants]
 
 
 def collect(run: Run) -> Metrics:
@@ -185,6 +200,7 @@ def collect(run: Run) -> Metrics:
     trained, inferred, robust = training(run), inference(run), robustness(run)
     folds = device_folds(run)
     crops, sizes, archs, base = crop_size(run), train_size(run), architectures(run), baseline(run)
+    noise, scheds, gap = label_noise(run), schedules(run), device_gap(run)
     data = run.data
     facts = DataFacts(name=explored.data_name if explored else str(data.root), simulated=run.settings.layout == "zoo",
                       layout=run.settings.layout, classes=data.classes, n_train_images=len(data.train),
@@ -202,7 +218,7 @@ def collect(run: Run) -> Metrics:
     if convergence:  # the one-cycle main models' plateau check
         models = [m.model_copy(update={"cycle_gain": convergence.gain.value, "plateaued": convergence.plateaued})
                   if m.role == "main" else m for m in models]
-    for study in (sizes, archs):
+    for study in (sizes, archs, noise, scheds):
         for variant in (study.variants if study else []):
             models += [m for m in variant.models if not variant.is_main]
     from .stages.exploration import display_name
@@ -231,9 +247,14 @@ def collect(run: Run) -> Metrics:
     if crops:
         metrics.crop_size = [CropRow(crop=p.crop, accuracy=bootstrap(p.outcome.correct())) for p in crops.points]
     metrics.train_size, metrics.architectures = _study_rows(sizes), _study_rows(archs)
+    metrics.label_noise, metrics.schedules = _study_rows(noise), _study_rows(scheds)
+    if gap:
+        metrics.device_gap = DeviceGapRow(same_device=gap.same_device_accuracy(), other_device=gap.other_device_accuracy(),
+                                          gap=gap.gap(), center_crop=gap.center_crop)
     if base:
         metrics.baselines = [v.outcome.scores() for v in base.variants]
-    metrics.claims = all_claims(trained, inferred, robust, crops, sizes, archs, base, run.settings.profile)
+    metrics.claims = all_claims(trained, inferred, robust, crops, sizes, archs, base, run.settings.profile, noise=noise,
+                                schedules=scheds, gap=gap)
     metrics.open_questions = question_summaries(run)
     return metrics
 
