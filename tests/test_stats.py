@@ -102,3 +102,34 @@ def test_outcome_ensemble_averages_probabilities():
                              [[0.3, 0.7], [0.2, 0.8], [0.7, 0.3], [0.6, 0.4]]]
     ensemble = outcome.ensemble()
     assert ensemble.predictions == [[0, 1, 0, 1]] and len(ensemble.seeds) == 1
+
+
+def test_cluster_bootstrap_equals_the_image_bootstrap_when_each_image_is_its_own_group():
+    rng = np.random.default_rng(5)
+    correct = (rng.random((2, 60)) < 0.7).astype(float)
+    weights = np.where(rng.random(60) < 0.5, 0.7, 0.3)
+    names = [f"photo{i}" for i in range(60)]
+    assert bootstrap(correct, weights, groups=names) == bootstrap(correct, weights)
+    other = (rng.random((2, 60)) < 0.5).astype(float)
+    assert paired_difference(correct, other, weights, groups=names) == paired_difference(correct, other, weights)
+
+
+def test_cluster_bootstrap_widens_the_interval_when_a_series_stands_or_falls_together():
+    # 12 series of 10 near-identical frames: a series is right or wrong as a whole, so there are 12 cases, not 120
+    series_right = np.array([1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0], dtype=float)
+    correct = np.repeat(series_right, 10)
+    groups = np.repeat([f"device{g}/flatfield" for g in range(12)], 10)
+    images, clusters = bootstrap(correct), bootstrap(correct, groups=groups)
+    assert clusters.value == images.value
+    assert (clusters.high - clusters.low) > 1.8 * (images.high - images.low)
+    assert clusters.n_groups == 12 and images.n_groups is None and clusters.method.startswith("cluster")
+    # the Wilson bound counts series: 8 of 12 right
+    assert clusters.low <= wilson(8, 12)[0] + 1e-12
+    other = np.repeat(np.array([1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0], dtype=float), 10)
+    paired_images, paired_clusters = paired_difference(correct, other), paired_difference(correct, other, groups=groups)
+    assert (paired_clusters.high - paired_clusters.low) > 1.8 * (paired_images.high - paired_images.low)
+
+
+def test_groups_must_name_every_image():
+    with pytest.raises(ValueError, match="one group id per image"):
+        bootstrap(np.ones(5), groups=["a", "b"])
