@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pandas as pd
@@ -71,7 +71,7 @@ def load_data(settings: Settings, progress: bool | None = None) -> RunData:
     holdout = not test
     if holdout:  # e.g. Kaggle's unlabelled test folder: score on a stratified 20% of the training device
         train, held = datasets.stratified_split(train, 0.2, settings.split_seed)
-        test = [datasets.Record(r.path, r.camera, r.device, "test", "unalt") for r in held]
+        test = [replace(r, split="test", manipulation="unalt") for r in held]
     by_device = all(r.device is not None for r in records if r.camera in classes) and not holdout
     by_device = by_device and datasets.split_is_by_device(records)
     return RunData(settings, Path(root), records, classes, train, test, unlabelled, bad, holdout, by_device, excluded)

@@ -13,7 +13,7 @@ from .runs import read_json, write_json
 from .stages import (ModelSummary, Run, architectures, baseline, crop_size, device_folds, exploration, inference, robustness,
                      train_size, training)
 from .stages.questions import Finding
-from .stats import Estimate, bootstrap
+from .stats import Estimate
 
 SCHEMA_VERSION = "2"
 
@@ -138,7 +138,7 @@ def per_manipulation(outcome) -> list[ManipulationRow]:
     for name in names + sorted(present - set(names)):
         mask = [m == name for m in outcome.manipulations]
         if any(mask):
-            rows.append(ManipulationRow(manipulation=name, accuracy=bootstrap(outcome.subset(mask).correct())))
+            rows.append(ManipulationRow(manipulation=name, accuracy=outcome.subset(mask).accuracy()))
     return rows
 
 
@@ -223,10 +223,10 @@ def collect(run: Run) -> Metrics:
     if robust:
         metrics.noaug = robust.noaug.scores()
         metrics.robustness = [PointRow(family=p.family, value=p.value, variant=p.variant,
-                                       accuracy=bootstrap(p.outcome.correct())) for p in robust.points]
+                                       accuracy=p.outcome.accuracy()) for p in robust.points]
         metrics.robustness_inside_ranges = inside_range_rows(robust)
     if crops:
-        metrics.crop_size = [CropRow(crop=p.crop, accuracy=bootstrap(p.outcome.correct())) for p in crops.points]
+        metrics.crop_size = [CropRow(crop=p.crop, accuracy=p.outcome.accuracy()) for p in crops.points]
     metrics.train_size, metrics.architectures = _study_rows(sizes), _study_rows(archs)
     if base:
         metrics.baselines = [v.outcome.scores() for v in base.variants]
@@ -252,9 +252,9 @@ def question_summaries(run: Run) -> list[QuestionSummary]:
 
 def _question_figures(name: str, result) -> dict:
     if name == "manipulation_head":
-        correct, manipulated = result.outcome.correct(), result.outcome.manipulated()
-        return {"accuracy_manipulated": bootstrap(correct[:, manipulated]) if manipulated.any() else None,
-                "accuracy_unaltered": bootstrap(correct[:, ~manipulated]) if (~manipulated).any() else None}
+        manipulated = result.outcome.manipulated()
+        return {"accuracy_manipulated": result.outcome.accuracy(manipulated),
+                "accuracy_unaltered": result.outcome.accuracy(~manipulated)}
     if name == "averaging":
         return {"last": result.last.scores().weighted_accuracy,
                 "averaged": result.averaged.scores().weighted_accuracy if result.averaged else None,

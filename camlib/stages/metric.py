@@ -8,7 +8,7 @@ from scipy.stats import kendalltau
 
 from ..manipulations import CHALLENGE_MANIPULATIONS
 from ..outcomes import Outcome
-from ..stats import Estimate, bootstrap, paired_difference
+from ..stats import Estimate, paired_difference
 from .baseline import baseline
 from .core import Run, cached
 from .inference import inference
@@ -33,14 +33,12 @@ class MetricResult(BaseModel):
 
 def metric_values(outcome: Outcome) -> dict[str, Estimate | None]:
     """Every metric of one outcome, each with its 95% interval."""
-    correct, manipulated = outcome.correct(), outcome.manipulated()
+    manipulated = outcome.manipulated()
     names = np.asarray(outcome.manipulations, dtype=object)[outcome.readable]
-    values = {"weighted": bootstrap(correct, outcome.weights()), "plain": bootstrap(correct),
-              "unaltered": bootstrap(correct[:, ~manipulated]) if (~manipulated).any() else None,
-              "manipulated": bootstrap(correct[:, manipulated]) if manipulated.any() else None}
+    values = {"weighted": outcome.accuracy(weighted=True), "plain": outcome.accuracy(),
+              "unaltered": outcome.accuracy(~manipulated), "manipulated": outcome.accuracy(manipulated)}
     for name in CHALLENGE_MANIPULATIONS:
-        mask = names == name
-        values[name] = bootstrap(correct[:, mask]) if mask.any() else None
+        values[name] = outcome.accuracy(names == name)
     return values
 
 
@@ -87,7 +85,7 @@ def metric(run: Run) -> MetricResult | None:
         main = next(iter(variants.values()))
         correct, weights = main.correct(), main.weights()
         scale = len(weights) / weights.sum()  # weighted accuracy = mean of (weight x correct) x scale
-        diff = paired_difference(correct * weights * scale, correct)
+        diff = paired_difference(correct * weights * scale, correct, groups=main.series())
         findings = [finding("metric", "The challenge's weighting (unaltered 0.7, manipulated 0.3) scores a model higher "
                             "than plain accuracy (unaltered images are easier)",
                             f"{main.label}: weighted minus plain accuracy, same {diff.n_images} images and seeds",
