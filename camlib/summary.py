@@ -12,6 +12,7 @@ from .outcomes import Scores
 from .runs import read_json, write_json
 from .stages import (ModelSummary, Run, architectures, baseline, crop_size, device_folds, exploration, inference, robustness,
                      train_size, training)
+from .stages.exploration import SceneCount
 from .stages.questions import Finding
 from .stats import Estimate
 
@@ -34,6 +35,22 @@ class DataFacts(BaseModel):
     split_by_device: bool = Field(description="train and test photos come from different devices of each camera")
     n_bad_files: int
     excluded_cameras: dict[str, int] = Field(description="cameras left out for having too few photos: count")
+    scenes: list[SceneCount] = Field([], description="training and labelled test photos per camera, device and scene "
+                                     "type (flatfield, natural, or unknown when no folder names it)")
+    n_test_series: int | None = Field(None, description="independent photo series among the labelled test images: "
+                                      "the unit every interval resamples (the flat fields of one device are one)")
+
+    def scene_rows(self) -> list[dict]:
+        """One row per side, camera and device with its flatfield, natural and unknown counts (training side first)."""
+        rows: dict[tuple, dict] = {}
+        for c in self.scenes:
+            row = rows.setdefault((c.split != "train", c.camera, c.device), {
+                "split": c.split, "camera": c.camera, "device": c.device, "flatfield": 0, "natural": 0, "unknown": 0})
+            row[c.scene] = row.get(c.scene, 0) + c.count
+        return [rows[key] for key in sorted(rows)]
+
+    def scene_total(self, scene: str) -> int:
+        return sum(c.count for c in self.scenes if c.scene == scene)
 
 
 class PointRow(BaseModel):
@@ -189,6 +206,7 @@ def collect(run: Run) -> Metrics:
                       test_is_holdout=data.test_is_holdout, split_by_device=data.split_by_device,
                       n_bad_files=0 if data.bad_files is None else len(data.bad_files),
                       excluded_cameras=data.excluded_cameras,
+                      scenes=explored.scenes if explored else [], n_test_series=explored.n_test_series if explored else None,
                       photos=[] if run.settings.layout == "zoo" else sorted(r.name for r in explored.images) if explored else [])
     models = list(trained.models) if trained else []
     if robust:

@@ -318,3 +318,18 @@ def test_real_dresden_sample_is_mostly_flat_fields(dresden_nikon):
     for row in scene_counts(load_records("dresden", dresden_nikon)):
         counts[row["scene"]] += row["count"]
     assert counts == {"flatfield": 60, "natural": 16}
+
+
+def test_the_data_facts_give_flat_field_and_natural_counts_per_camera_and_device():
+    from camlib.datasets import scene_counts
+    from camlib.stages.exploration import SceneCount
+    from camlib.summary import DataFacts
+    records = [Record(f"/d/flatfield/A_x_{d}_{i}.JPG", "A_x", str(d), "train" if d == 0 else "test", scene="flatfield")
+               for d in (0, 1) for i in range(10)] + [Record("/d/natural/A_x_1_99.JPG", "A_x", "1", "test", scene="natural")]
+    facts = DataFacts(name="d", simulated=False, layout="dresden", classes=["A_x"], n_train_images=10, n_test_images=11,
+                      n_test_unlabelled=0, test_is_holdout=False, split_by_device=True, n_bad_files=0, excluded_cameras={},
+                      scenes=[SceneCount(**row) for row in scene_counts(records)])
+    assert facts.scene_rows() == [
+        {"split": "train", "camera": "A_x", "device": "0", "flatfield": 10, "natural": 0, "unknown": 0},
+        {"split": "test", "camera": "A_x", "device": "1", "flatfield": 10, "natural": 1, "unknown": 0}]
+    assert (facts.scene_total("flatfield"), facts.scene_total("natural")) == (20, 1)
