@@ -42,6 +42,22 @@ def metric_values(outcome: Outcome) -> dict[str, Estimate | None]:
     return values
 
 
+def weighting_finding(main: Outcome) -> Finding:
+    """Weighted minus plain accuracy of the main model; not testable without both halves (e.g. real photos, which
+    are all unaltered: the two accuracies are then one number and their difference is zero by construction)."""
+    correct, weights, manipulated = main.correct(), main.weights(), main.manipulated()
+    scale = len(weights) / weights.sum()  # weighted accuracy = mean of (weight x correct) x scale
+    diff = paired_difference(correct * weights * scale, correct, groups=main.series())
+    claim = ("The challenge's weighting (unaltered 0.7, manipulated 0.3) scores a model higher than plain accuracy "
+             "(unaltered images are easier)")
+    test = f"{main.label}: weighted minus plain accuracy, same {diff.n_images} images and seeds"
+    missing = "manipulated" if not manipulated.any() else "unaltered" if manipulated.all() else ""
+    if missing:
+        return finding("metric", claim, test, None, "greater", blocked=f"no {missing} test photo among the "
+                       f"{diff.n_images} scored: weighted and plain accuracy are the same number by construction")
+    return finding("metric", claim, test, diff, "greater")
+
+
 def _variants(run: Run) -> dict[str, Outcome]:
     """Every model variant of the run scored on the whole test device (the main model and the study's)."""
     found = {}
@@ -82,14 +98,7 @@ def metric(run: Run) -> MetricResult | None:
                 agreement[name] = None
             if usable:
                 top[name] = rows[max(usable, key=lambda i: scores[i])].variant
-        main = next(iter(variants.values()))
-        correct, weights = main.correct(), main.weights()
-        scale = len(weights) / weights.sum()  # weighted accuracy = mean of (weight x correct) x scale
-        diff = paired_difference(correct * weights * scale, correct, groups=main.series())
-        findings = [finding("metric", "The challenge's weighting (unaltered 0.7, manipulated 0.3) scores a model higher "
-                            "than plain accuracy (unaltered images are easier)",
-                            f"{main.label}: weighted minus plain accuracy, same {diff.n_images} images and seeds",
-                            diff, "greater")]
+        findings = [weighting_finding(next(iter(variants.values())))]
         return MetricResult(rows=rows, rank_agreement=agreement, top=top, findings=gated(run, findings))
 
     return cached(run, "metric", key, compute, MetricResult)
