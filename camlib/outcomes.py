@@ -39,6 +39,17 @@ class Scores(BaseModel):
     per_class: dict[str, Estimate]
     seeds_left_out: dict[int, str] = {}  # seed -> why its model is not evidence (kept out of every figure above)
 
+    def left_out_text(self) -> str:
+        """'' or one line: how many seeds were left out of these figures, and why."""
+        return left_out_text(self.seeds_left_out, len(self.seeds))
+
+
+def left_out_text(left_out: dict[int, str], n_kept: int) -> str:
+    if not left_out:
+        return ""
+    return (f"{len(left_out)} of {len(left_out) + n_kept} seeds left out as not evidence: "
+            + "; ".join(left_out.values()))
+
 
 class Outcome(BaseModel):
     """What one model variant predicted for each test image, for each of its training seeds."""
@@ -127,11 +138,7 @@ class Outcome(BaseModel):
 
     def left_out_text(self) -> str:
         """'' or one line: how many seeds were left out of the pooled figures, and why."""
-        if not self.seeds_left_out:
-            return ""
-        n = len(self.seeds_left_out)
-        return (f"{n} seed{'s' if n > 1 else ''} left out as not evidence: "
-                + "; ".join(self.seeds_left_out.values()))
+        return left_out_text(self.seeds_left_out, len(self.seeds))
 
     def scores(self) -> Scores:
         correct, manipulated, weights = self.correct(), self.manipulated(), self.weights()

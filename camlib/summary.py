@@ -167,12 +167,14 @@ def top_confusions(outcome, count: int = 3, minimum: float = 1.0) -> list[Confus
     return [ConfusionPair(true=t, predicted=p, count=float(v), n_images=totals[t]) for v, t, p in sorted(cells, reverse=True)[:count]]
 
 
-def inside_range_rows(robust) -> list[InsideRangeRow]:
-    """Each manipulation setting inside a training range (identities excluded) minus unaltered, augmented model."""
+def inside_range_rows(robust, main_flags: dict[int, str] | None = None) -> list[InsideRangeRow]:
+    """Each manipulation setting inside a training range (identities excluded) minus unaltered, augmented model
+    (without the seeds `main_flags` marks as not evidence)."""
     from .claims import IDENTITIES
     from .outcomes import difference
     from .stages.robustness import UNALTERED, WITH
     reference = robust.point(*UNALTERED, WITH)
+    reference = reference.evidence(main_flags or {}) if reference is not None else None
     rows = []
     for point in robust.points:
         bounds = robust.training_ranges.get(point.family)
@@ -181,15 +183,21 @@ def inside_range_rows(robust) -> list[InsideRangeRow]:
         if bounds[0] <= point.value <= bounds[1]:
             label = {"jpeg": "JPEG quality {:g}", "gamma": "gamma {:g}", "resize": "resize x{:g}"}[point.family].format(point.value)
             rows.append(InsideRangeRow(family=point.family, value=point.value, label=label,
-                                       difference=difference(point.outcome, reference, weighted=False)))
+                                       difference=difference(point.outcome.evidence(main_flags or {}), reference,
+                                                             weighted=False)))
     return rows
+
+
+def flags(models) -> dict[int, str]:
+    """{seed: why its model is not evidence ('' when it is)}: the seeds `Outcome.evidence` leaves out of pooled figures."""
+    return {m.seed: m.problem() for m in models}
 
 
 def _study_rows(result) -> list[StudyRow]:
     if result is None:
         return []
     return [StudyRow(label=v.label, arch=v.arch, weights=v.weights, images_per_class=v.images_per_class, is_main=v.is_main,
-                     scores=v.outcome.scores(), problems=v.problems()) for v in result.variants]
+                     scores=v.outcome.evidence(flags(v.models)).scores(), problems=v.problems()) for v in result.variants]
 
 
 def collect(run: Run) -> Metrics:
@@ -226,25 +234,31 @@ def collect(run: Run) -> Metrics:
     metrics = Metrics(data=facts, settings=shown, environment=read_json(run.path / "environment.json", {}),
                       models=models, convergence=convergence, stage_seconds=read_json(run.path / "stage_seconds.json", {}),
                       notebook_seconds=read_json(run.path / "notebook_seconds.json", {}))
+    # Pooled figures use only the seeds whose models are evidence; each Scores names the ones left out and why.
+    main_flags = flags(trained.models) if trained else {}
     if inferred:
-        main = inferred.tta.scores()
+        tta = inferred.tta.evidence(main_flags)
+        main = tta.scores()
         metrics.main, metrics.seed_std_weighted_accuracy = main, main.weighted_accuracy_seed_std
-        metrics.main_crops_only = inferred.crops_only.scores() if inferred.crops_only else None
-        metrics.main_single_crop = inferred.single_crop.scores()
-        if inferred.tta.probabilities is not None and len(inferred.tta.seeds) > 1:
-            metrics.main_ensemble = inferred.tta.ensemble().scores()
-        metrics.per_manipulation = per_manipulation(inferred.tta)
-        metrics.main_confusions = top_confusions(inferred.tta)
-    metrics.device_fold = folds.outcome.scores() if folds else None
-    if folds and folds.outcome.probabilities is not None and len(folds.outcome.seeds) > 1:
-        metrics.device_fold_ensemble = folds.outcome.ensemble().scores()
+        metrics.main_crops_only = inferred.crops_only.evidence(main_flags).scores() if inferred.crops_only else None
+        metrics.main_single_crop = inferred.single_crop.evidence(main_flags).scores()
+        if tta.probabilities is not None and len(tta.seeds) > 1:
+            metrics.main_ensemble = tta.ensemble().scores()
+        metrics.per_manipulation = per_manipulation(tta)
+        metrics.main_confusions = top_confusions(tta)
+    fold = folds.outcome.evidence(flags(folds.models)) if folds else None
+    metrics.device_fold = fold.scores() if fold else None
+    if fold and fold.probabilities is not None and len(fold.seeds) > 1:
+        metrics.device_fold_ensemble = fold.ensemble().scores()
     if robust:
-        metrics.noaug = robust.noaug.scores()
-        metrics.robustness = [PointRow(family=p.family, value=p.value, variant=p.variant,
-                                       accuracy=p.outcome.accuracy()) for p in robust.points]
-        metrics.robustness_inside_ranges = inside_range_rows(robust)
+        from .stages.robustness import WITH
+        noaug_flags = flags(robust.noaug_models)
+        metrics.noaug = robust.noaug.evidence(noaug_flags).scores()
+        metrics.robustness = [PointRow(family=p.family, value=p.value, variant=p.variant, accuracy=p.outcome.evidence(
+            main_flags if p.variant == WITH else noaug_flags).accuracy()) for p in robust.points]
+        metrics.robustness_inside_ranges = inside_range_rows(robust, main_flags)
     if crops:
-        metrics.crop_size = [CropRow(crop=p.crop, accuracy=p.outcome.accuracy()) for p in crops.points]
+        metrics.crop_size = [CropRow(crop=p.crop, accuracy=p.outcome.evidence(main_flags).accuracy()) for p in crops.points]
     metrics.train_size, metrics.architectures = _study_rows(sizes), _study_rows(archs)
     if base:
         metrics.baselines = [v.outcome.scores() for v in base.variants]

@@ -161,7 +161,8 @@ def test_flagged_seeds_stay_out_of_pooled_figures():
     kept = outcome.evidence({0: "", 1: "", 2: "main (seed 2) did not learn"})
     assert kept.seeds == [0, 1] and kept.scores().accuracy.value == 1.0
     assert kept.scores().seeds_left_out == {2: "main (seed 2) did not learn"}
-    assert kept.left_out_text() == "1 seed left out as not evidence: main (seed 2) did not learn"
+    assert kept.scores().left_out_text() == kept.left_out_text()
+    assert kept.left_out_text() == "1 of 3 seeds left out as not evidence: main (seed 2) did not learn"
     assert outcome.evidence({0: "", 1: ""}) is outcome and outcome.left_out_text() == ""
     every = {seed: f"seed {seed} did not learn" for seed in (0, 1, 2)}
     assert outcome.evidence(every).seeds == [0, 1, 2]  # nothing would remain: kept, claims are blocked elsewhere
