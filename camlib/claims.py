@@ -82,10 +82,16 @@ def robustness_claims(robust: RobustnessResult, main_models) -> list[Claim]:
 
 def augmentation_claim(inference: InferenceResult, robust: RobustnessResult, main_models) -> Claim:
     diff = difference(inference.tta, robust.noaug)
+    # A claim about the test set's transformations needs manipulated test photos (real photos have none: the
+    # robustness rows test the manipulations on them).
+    unmanipulated = "" if inference.tta.manipulated().any() else (
+        f"none of the {diff.n_images} test photos is manipulated, so this comparison cannot show robustness to the "
+        "test set's transformations (the robustness rows manipulate the photos)")
     return _claim("augmentation", "Aggressive augmentation (JPEG, gamma, resize, flips, rotations) lets the model "
                   "stay robust against the test set's transformations.",
                   f"weighted accuracy with minus without augmentation, same TTA, all {diff.n_images} test images, "
-                  f"{diff.n_seeds} seeds paired", diff, "greater", blocked=_problems(main_models, robust.noaug_models))
+                  f"{diff.n_seeds} seeds paired", diff, "greater",
+                  blocked=_problems(main_models, robust.noaug_models) or unmanipulated)
 
 
 def tta_claims(inference: InferenceResult, main_models) -> list[Claim]:

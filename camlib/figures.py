@@ -14,7 +14,7 @@ import seaborn as sns
 from .explore import noise_residual
 from .io import ImageReadError, read_image
 from .runs import atomic_write_bytes
-from .stats import Estimate, bootstrap
+from .stats import Estimate
 
 sns.set_theme(context="notebook", style="whitegrid")
 FAMILY_LABELS = {"jpeg": "JPEG quality", "gamma": "gamma", "resize": "bicubic resize factor"}
@@ -231,13 +231,13 @@ def robustness(result, chance: float):
             points = sorted((p for p in result.points if p.family == family and p.variant == variant), key=lambda p: p.value)
             if not points:
                 continue
-            estimates = [bootstrap(p.outcome.correct()) for p in points]
+            estimates = [p.outcome.accuracy() for p in points]
             x = [p.value for p in points]
             ax.plot(x, [e.value for e in estimates], marker="o", color=colour, label=variant)
             ax.fill_between(x, [e.low for e in estimates], [e.high for e in estimates], color=colour, alpha=0.15)
             reference = result.point("none", 0.0, variant)
             if reference is not None:
-                ax.axhline(bootstrap(reference.correct()).value, color=colour, ls="--", lw=1, alpha=0.7)
+                ax.axhline(reference.accuracy().value, color=colour, ls="--", lw=1, alpha=0.7)
         ax.axhline(chance, color="grey", ls=":", label="chance")
         ax.set(xlabel=FAMILY_LABELS[family], ylabel="accuracy (fraction)", ylim=(0, 1.02))
         if family == "resize":
@@ -255,7 +255,7 @@ def robustness(result, chance: float):
 def crop_size(result, chance: float, target: float = 0.9, claimed: int = 250):
     fig, ax = plt.subplots(figsize=(7.5, 4))
     points = sorted(result.points, key=lambda p: p.crop)
-    estimates = [bootstrap(p.outcome.correct()) for p in points]
+    estimates = [p.outcome.accuracy() for p in points]
     _errorbar(ax, [p.crop for p in points], estimates, color="tab:blue", label="one centre crop (95% interval)")
     ax.axvline(result.train_crop, color="tab:red", ls="--", label=f"training crop ({result.train_crop} px)")
     ax.axvline(claimed, color="tab:green", ls=":", label=f"original claim: >= {claimed} px for > {target:.0%}")
@@ -336,13 +336,12 @@ def estimate_bars(items: list[tuple[str, Estimate]], title: str, xlabel: str = "
 
 def manipulation_head(result):
     """The head's confusion (true family x predicted, mean over seeds) and its accuracy per test operation."""
-    from .stats import bootstrap
     outcome = result.outcome
     fig, axes = plt.subplots(1, 2, figsize=(13, 4.2), gridspec_kw={"width_ratios": [1, 1.3]})
     sns.heatmap(outcome.confusion(), annot=True, fmt=".1f", cmap="Greens", cbar=False, ax=axes[0])
     axes[0].set(xlabel="predicted manipulation", ylabel="true manipulation", title="Confusion (mean over seeds)")
     names = sorted(set(outcome.manipulations), key=lambda n: (n != "unalt", n))
-    estimates = [bootstrap(outcome.subset([m == n for m in outcome.manipulations]).correct()) for n in names]
+    estimates = [outcome.subset([m == n for m in outcome.manipulations]).accuracy() for n in names]
     values = np.array([e.value for e in estimates])
     axes[1].barh(names, values, color="tab:green", alpha=0.7)
     axes[1].errorbar(values, names, xerr=[values - [e.low for e in estimates], [e.high for e in estimates] - values],

@@ -109,7 +109,7 @@ def _findings(outcome: Outcome) -> list[Finding]:
     for name, mask in (("manipulated", manipulated), ("unaltered", ~manipulated)):
         if not mask.any():
             continue
-        estimate = bootstrap(correct[:, mask])
+        estimate = bootstrap(correct[:, mask], groups=outcome.series()[mask])
         shifted = estimate.model_copy(update={"value": estimate.value - chance, "low": estimate.low - chance,
                                               "high": estimate.high - chance})
         rows.append(finding("manipulation_head", f"The main network's features tell the manipulation family of {name} "
