@@ -13,7 +13,7 @@ from .runs import read_json, write_json
 from .stages import (ModelSummary, Run, architectures, baseline, crop_size, device_folds, exploration, inference, robustness,
                      train_size, training)
 from .stages.questions import Finding
-from .stats import Estimate, bootstrap
+from .stats import EQUIVALENCE_MARGIN, Estimate, bootstrap
 
 SCHEMA_VERSION = "2"
 
@@ -124,6 +124,8 @@ class Metrics(BaseModel):
     crop_size: list[CropRow] = []
     train_size: list[StudyRow] = []
     architectures: list[StudyRow] = []
+    equivalence_margin: float = Field(EQUIVALENCE_MARGIN, description="the margin (accuracy as a fraction) inside which "
+                                      "the whole 95% interval of a claim of no change must lie to support it")
     claims: list[Claim] = []
     open_questions: list[QuestionSummary] = []
     stage_seconds: dict[str, float] = Field({}, description="compute seconds of each stage")
