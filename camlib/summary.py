@@ -8,6 +8,7 @@ from pydantic import BaseModel, Field
 from . import manipulations
 from .claims import Claim, all_claims
 from .convergence import Convergence, read_convergence
+from .metrics import is_manipulated
 from .outcomes import Scores
 from .runs import read_json, write_json
 from .stages import (ModelSummary, Run, architectures, baseline, crop_size, device_folds, exploration, inference, robustness,
@@ -29,6 +30,8 @@ class DataFacts(BaseModel):
     classes: list[str]
     n_train_images: int
     n_test_images: int = Field(description="labelled test images (the scored ones)")
+    chance: float | None = Field(None, description="chance level of the labelled test images: the share of their most "
+                                 "frequent camera (the accuracy of always answering it)")
     n_test_unlabelled: int
     test_is_holdout: bool = Field(description="no labelled test device: scored on held-out training-device images")
     split_by_device: bool = Field(description="train and test photos come from different devices of each camera")
@@ -187,7 +190,7 @@ def collect(run: Run) -> Metrics:
     data = run.data
     facts = DataFacts(name=explored.data_name if explored else str(data.root), simulated=run.settings.layout == "zoo",
                       layout=run.settings.layout, classes=data.classes, n_train_images=len(data.train),
-                      n_test_images=len(data.test), n_test_unlabelled=len(data.test_unlabelled),
+                      n_test_images=len(data.test), n_test_unlabelled=len(data.test_unlabelled), chance=run.chance,
                       test_is_holdout=data.test_is_holdout, split_by_device=data.split_by_device,
                       n_bad_files=0 if data.bad_files is None else len(data.bad_files),
                       excluded_cameras=data.excluded_cameras,
@@ -255,8 +258,12 @@ def question_summaries(run: Run) -> list[QuestionSummary]:
 def _question_figures(name: str, result) -> dict:
     if name == "manipulation_head":
         correct, manipulated = result.outcome.correct(), result.outcome.manipulated()
+        manipulated_half = result.outcome.subset(is_manipulated(result.outcome.manipulations))
         return {"accuracy_manipulated": bootstrap(correct[:, manipulated]) if manipulated.any() else None,
-                "accuracy_unaltered": bootstrap(correct[:, ~manipulated]) if (~manipulated).any() else None}
+                "accuracy_unaltered": bootstrap(correct[:, ~manipulated]) if (~manipulated).any() else None,
+                "accuracy_all": bootstrap(correct) if correct.size else None,
+                "chance_manipulated": manipulated_half.chance() if manipulated.any() else None,
+                "chance_all": result.outcome.chance()}
     if name == "averaging":
         return {"last": result.last.scores().weighted_accuracy,
                 "averaged": result.averaged.scores().weighted_accuracy if result.averaged else None,
