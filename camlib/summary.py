@@ -235,7 +235,8 @@ def collect(run: Run) -> Metrics:
     metrics.train_size, metrics.architectures = _study_rows(sizes), _study_rows(archs)
     if base:
         metrics.baselines = [v.outcome.scores() for v in base.variants]
-    metrics.claims = all_claims(trained, inferred, robust, crops, sizes, archs, base, run.settings.profile)
+    metrics.claims = all_claims(trained, inferred, robust, crops, sizes, archs, base, run.settings.profile,
+                                run.settings.tta_config("robustness").to_dict())
     metrics.open_questions = question_summaries(run)
     return metrics
 
