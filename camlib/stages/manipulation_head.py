@@ -116,7 +116,8 @@ def _findings(outcome: Outcome) -> list[Finding]:
     always answering 'unaltered' scores 0.50. (On the unaltered half alone that answer scores 1: no test.)"""
     manipulated = is_manipulated(outcome.manipulations)  # over every image: `subset` leaves out unreadable ones
     rows = []
-    for name, mask in (("manipulated", manipulated), ("all", np.ones_like(manipulated))):
+    for name, images, mask in (("manipulated", "the {n} manipulated test images", manipulated),
+                               ("all the", "all {n} test images", np.ones_like(manipulated))):
         if not mask.any():
             continue
         scored = outcome.subset(mask)
@@ -126,7 +127,7 @@ def _findings(outcome: Outcome) -> list[Finding]:
                                               "high": estimate.high - chance})
         rows.append(finding("manipulation_head", f"The main network's features tell the manipulation family of {name} "
                             "test images better than chance",
-                            f"accuracy of the head on the {estimate.n_images} {name} test images minus chance ({chance:.2f}: "
+                            f"accuracy of the head on {images.format(n=estimate.n_images)} minus chance ({chance:.2f}: "
                             f"always answering '{majority_family(scored)}')", shifted, "greater"))
     rows.append(finding("manipulation_head", "Training for the manipulation changes camera accuracy",
                         "the head sits on the frozen main network", None, "no_difference",
