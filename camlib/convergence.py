@@ -7,7 +7,7 @@ from pydantic import BaseModel
 
 from .runs import params_hash, read_json, write_json
 from .settings import CHAPTER_FIELDS, Settings
-from .stages.core import PLATEAU_GAIN
+
 from .stats import Estimate
 
 FILE_NAME = "convergence.json"  # in the run folder

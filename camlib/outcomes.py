@@ -6,7 +6,7 @@ import pandas as pd
 from pydantic import BaseModel, model_validator
 
 from .datasets import series_id
-from .metrics import image_weights, is_manipulated
+from .metrics import image_weights, is_manipulated, majority_chance
 from .stats import Estimate, bootstrap, paired_difference
 
 
@@ -79,6 +79,10 @@ class Outcome(BaseModel):
         if not self.predictions:
             return np.zeros(len(self.images), dtype=bool)
         return (np.asarray(self.predictions) >= 0).all(axis=0)
+
+    def chance(self) -> float:
+        """Chance level of the scored (readable) images: the share of their most frequent true label."""
+        return majority_chance(np.asarray(self.cameras, dtype=object)[self.readable])
 
     def correct(self) -> np.ndarray:
         """(seeds, images) of 0/1 over the readable images."""

@@ -1,4 +1,5 @@
-"""95% intervals of accuracies (bootstrap over test images or photo series, and seeds; Wilson) and the one verdict rule."""
+"""95% intervals of accuracies (bootstrap over test images or photo series, and seeds; Wilson) and the one verdict rule
+with its margin."""
 from __future__ import annotations
 
 import math
@@ -11,6 +12,9 @@ LEVEL = 0.95
 N_BOOT = 2000
 BOOT_SEED = 20180412  # fixed: the same outcomes always get the same interval
 Z = 1.959963984540054  # standard normal quantile of 0.975
+# A "no change" claim is supported only when its whole 95% interval lies within this many accuracy points (as a
+# fraction) of zero. Fixed before any result was looked at, and the same for every claim and every run.
+EQUIVALENCE_MARGIN = 0.03
 
 Verdict = Literal["supported", "contradicted", "inconclusive", "not testable"]
 # How a claim relates the two sides of a difference (a - b):
@@ -169,24 +173,29 @@ def unpaired_difference(correct_a, correct_b) -> Estimate:
                     n_seeds=max(a.n_seeds, b.n_seeds), method="Newcombe (two bootstrap+Wilson intervals)")
 
 
-def verdict(difference: Estimate | None, direction: Direction) -> Verdict:
-    """The one verdict rule, on the 95% interval of a difference a - b.
+def verdict(difference: Estimate | None, direction: Direction, margin: float = EQUIVALENCE_MARGIN) -> Verdict:
+    """The one verdict rule, on the 95% interval [low, high] of a difference a - b.
 
-    greater/less: supported when the interval excludes zero in the claimed direction, contradicted when it
-    excludes zero the other way, inconclusive otherwise. no_decrease/no_increase/no_difference (claims that
-    something does not change significantly): contradicted when the interval excludes zero in the forbidden
-    direction, else supported (the interval says how large a change the data can rule out)."""
+    greater/less (a directional claim): supported when the interval excludes zero in the claimed direction,
+    contradicted when it excludes zero the other way, inconclusive otherwise.
+    no_decrease/no_increase/no_difference (a claim that something does not change): an equivalence test with the
+    margin m = `margin` (EQUIVALENCE_MARGIN, 3 points). Supported only when the whole interval lies inside the margin
+    (no_decrease: low >= -m; no_increase: high <= +m; no_difference: both); contradicted when it lies wholly beyond
+    the margin (no_decrease: high < -m; no_increase: low > +m; no_difference: either); inconclusive otherwise, so a
+    wide interval, which rules out little, supports nothing."""
     if difference is None or not np.isfinite([difference.low, difference.high]).all():
         return "not testable"
-    above, below = difference.low > 0, difference.high < 0
+    low, high = difference.low, difference.high
     if direction == "greater":
-        return "supported" if above else "contradicted" if below else "inconclusive"
+        return "supported" if low > 0 else "contradicted" if high < 0 else "inconclusive"
     if direction == "less":
-        return "supported" if below else "contradicted" if above else "inconclusive"
+        return "supported" if high < 0 else "contradicted" if low > 0 else "inconclusive"
     if direction == "no_decrease":
-        return "contradicted" if below else "supported"
+        return "supported" if low >= -margin else "contradicted" if high < -margin else "inconclusive"
     if direction == "no_increase":
-        return "contradicted" if above else "supported"
+        return "supported" if high <= margin else "contradicted" if low > margin else "inconclusive"
     if direction == "no_difference":
-        return "contradicted" if above or below else "supported"
+        if -margin <= low and high <= margin:
+            return "supported"
+        return "contradicted" if high < -margin or low > margin else "inconclusive"
     raise ValueError(f"unknown claim direction {direction!r}")

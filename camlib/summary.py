@@ -9,13 +9,14 @@ from . import manipulations
 from .claims import Claim, all_claims
 from .datasets import CameraSplit
 from .convergence import Convergence, read_convergence
+from .metrics import is_manipulated
 from .outcomes import Scores
 from .runs import read_json, write_json
 from .stages import (ModelSummary, Run, architectures, baseline, crop_size, device_folds, device_gap, exploration, inference,
                      label_noise, robustness, schedules, train_size, training)
 from .stages.exploration import SceneCount
 from .stages.questions import Finding
-from .stats import Estimate
+from .stats import EQUIVALENCE_MARGIN, Estimate
 
 SCHEMA_VERSION = "2"
 
@@ -31,6 +32,8 @@ class DataFacts(BaseModel):
     classes: list[str]
     n_train_images: int
     n_test_images: int = Field(description="labelled test images (the scored ones)")
+    chance: float | None = Field(None, description="chance level of the labelled test images: the share of their most "
+                                 "frequent camera (the accuracy of always answering it)")
     n_test_unlabelled: int
     test_is_holdout: bool = Field(description="no labelled test device: scored on held-out training-device images")
     split_by_device: bool = Field(description="train and test photos come from different devices of each camera")
@@ -158,6 +161,8 @@ class Metrics(BaseModel):
     label_noise: list[StudyRow] = []
     schedules: list[StudyRow] = []
     device_gap: DeviceGapRow | None = None
+    equivalence_margin: float = Field(EQUIVALENCE_MARGIN, description="the margin (accuracy as a fraction) inside which "
+                                      "the whole 95% interval of a claim of no change must lie to support it")
     claims: list[Claim] = []
     open_questions: list[QuestionSummary] = []
     stage_seconds: dict[str, float] = Field({}, description="compute seconds of each stage")
@@ -229,7 +234,7 @@ def collect(run: Run) -> Metrics:
     data = run.data
     facts = DataFacts(name=explored.data_name if explored else str(data.root), simulated=run.settings.layout == "zoo",
                       layout=run.settings.layout, classes=data.classes, n_train_images=len(data.train),
-                      n_test_images=len(data.test), n_test_unlabelled=len(data.test_unlabelled),
+                      n_test_images=len(data.test), n_test_unlabelled=len(data.test_unlabelled), chance=run.chance,
                       test_is_holdout=data.test_is_holdout, split_by_device=data.split_by_device,
                       n_bad_files=0 if data.bad_files is None else len(data.bad_files),
                       excluded_cameras=data.excluded_cameras, camera_splits=data.camera_splits,
@@ -285,8 +290,8 @@ def collect(run: Run) -> Metrics:
                                           gap=gap.gap(), center_crop=gap.center_crop)
     if base:
         metrics.baselines = [v.outcome.scores() for v in base.variants]
-    metrics.claims = all_claims(trained, inferred, robust, crops, sizes, archs, base, run.settings.profile, noise=noise,
-                                schedules=scheds, gap=gap)
+    metrics.claims = all_claims(trained, inferred, robust, crops, sizes, archs, base, run.settings.profile,
+                                run.settings.tta_config("robustness").to_dict(), noise=noise, schedules=scheds, gap=gap)
     metrics.open_questions = question_summaries(run)
     return metrics
 
@@ -309,8 +314,12 @@ def question_summaries(run: Run) -> list[QuestionSummary]:
 def _question_figures(name: str, result) -> dict:
     if name == "manipulation_head":
         manipulated = result.outcome.manipulated()
-        return {"accuracy_manipulated": result.outcome.accuracy(manipulated),
-                "accuracy_unaltered": result.outcome.accuracy(~manipulated)}
+        manipulated_half = result.outcome.subset(is_manipulated(result.outcome.manipulations))
+        return {"accuracy_manipulated": result.outcome.accuracy(manipulated) if manipulated.any() else None,
+                "accuracy_unaltered": result.outcome.accuracy(~manipulated) if (~manipulated).any() else None,
+                "accuracy_all": result.outcome.accuracy() if len(manipulated) else None,
+                "chance_manipulated": manipulated_half.chance() if manipulated.any() else None,
+                "chance_all": result.outcome.chance()}
     if name == "averaging":
         return {"last": result.last.scores().weighted_accuracy,
                 "averaged": result.averaged.scores().weighted_accuracy if result.averaged else None,

@@ -102,9 +102,21 @@ def study_table(rows) -> pd.DataFrame:
 
 
 def claims_table(claims) -> pd.DataFrame:
+    """The original study's claims (source 'seed'): the headline's verdicts."""
     return pd.DataFrame([{"topic": c.topic, "the original study": c.original, "what this run compares": c.test,
-                          "difference, points [95% interval]": c.evidence() or "–", "verdict": c.verdict,
-                          "note": c.note} for c in claims])
+                          "scored with": c.tta or "–", "difference, points [95% interval]": c.evidence() or "–",
+                          "verdict": c.verdict, "note": c.note} for c in claims if c.source == "seed"])
+
+
+def own_claims_table(claims, questions) -> pd.DataFrame:
+    """camlib's own hypotheses: its claims (source 'camlib') and the findings of the open-question chapters that ran."""
+    rows = [{"topic": c.topic, "camlib's hypothesis": c.original, "what this run compares": c.test,
+             "scored with": c.tta or "–", "difference, points [95% interval]": c.evidence() or "–", "verdict": c.verdict,
+             "note": c.note} for c in claims if c.source == "camlib"]
+    rows += [{"topic": q.title, "camlib's hypothesis": f.claim, "what this run compares": f.test, "scored with": "–",
+              "difference, points [95% interval]": points(f.difference), "verdict": f.verdict, "note": f.note}
+             for q in questions if q.ran for f in q.findings]
+    return pd.DataFrame(rows)
 
 
 def findings_table(findings) -> pd.DataFrame:

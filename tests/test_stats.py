@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from camlib.outcomes import Outcome, difference
-from camlib.stats import Estimate, bootstrap, paired_difference, verdict, wilson
+from camlib.stats import EQUIVALENCE_MARGIN, Estimate, bootstrap, paired_difference, verdict, wilson
 
 
 def test_bootstrap_matches_the_binomial_interval_on_a_simple_case():
@@ -63,12 +63,40 @@ def test_verdict_rule_on_constructed_cases():
     none = paired_difference(same.astype(float), noise.astype(float))
     assert none.low < 0 < none.high or none.low <= 0 <= none.high
     assert verdict(none, "greater") == "inconclusive"
+    assert none.low >= -EQUIVALENCE_MARGIN and none.high <= EQUIVALENCE_MARGIN  # 400 images: a narrow interval
     assert verdict(none, "no_decrease") == "supported" and verdict(none, "no_difference") == "supported"
     assert verdict(paired_difference(reversed_a, reversed_b), "no_decrease") == "contradicted"
     assert verdict(paired_difference(clear_a, clear_b), "no_increase") == "contradicted"
     assert verdict(None, "greater") == "not testable"
     nan = Estimate(value=float("nan"), low=float("nan"), high=float("nan"), n_images=0)
     assert verdict(nan, "greater") == "not testable"
+
+
+def _interval(low: float, high: float) -> Estimate:
+    return Estimate(value=(low + high) / 2, low=low, high=high, n_images=100)
+
+
+@pytest.mark.parametrize("direction, supported, contradicted, inconclusive", [
+    # no_decrease: the whole interval above -margin / wholly below it / straddling it
+    ("no_decrease", [(-0.02, 0.05), (-0.03, 0.0), (0.01, 0.2)], [(-0.2, -0.05), (-0.08, -0.031)], [(-0.065, 0.015), (-0.2, 0.2)]),
+    # no_increase: the mirror image
+    ("no_increase", [(-0.05, 0.02), (0.0, 0.03), (-0.2, -0.01)], [(0.05, 0.2), (0.031, 0.08)], [(-0.015, 0.065), (-0.2, 0.2)]),
+    # no_difference: inside +-margin / wholly beyond it on either side / touching both inside and beyond
+    ("no_difference", [(-0.02, 0.02), (-0.03, 0.03)], [(-0.2, -0.05), (0.05, 0.2)], [(-0.065, 0.015), (-0.015, 0.065), (0.0, 0.04)]),
+])
+def test_equivalence_margin_gives_all_three_verdicts(direction, supported, contradicted, inconclusive):
+    assert EQUIVALENCE_MARGIN == 0.03
+    for cases, expected in ((supported, "supported"), (contradicted, "contradicted"), (inconclusive, "inconclusive")):
+        for low, high in cases:
+            assert verdict(_interval(low, high), direction) == expected, (direction, low, high)
+
+
+def test_a_wide_interval_that_touches_zero_supports_no_claim_of_no_change():
+    gamma = _interval(-0.065, 0.015)  # the gamma row: -2.2 [-6.5, +1.5] points
+    assert verdict(gamma, "no_decrease") == "inconclusive"
+    assert verdict(_interval(-0.028, 0.022), "no_difference") == "supported"  # the architectures row
+    assert verdict(_interval(-0.395, -0.242), "no_decrease") == "contradicted"  # JPEG 70 at -32 points
+    assert verdict(_interval(0.01, 0.2), "greater") == "supported" and verdict(_interval(-0.01, 0.2), "greater") == "inconclusive"
 
 
 def test_paired_difference_pairs_images():
