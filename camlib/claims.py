@@ -291,7 +291,8 @@ def label_noise_claims(noise: StudyResult) -> list[Claim]:
                    f"weighted accuracy with {worst.label_noise:.0%} wrong training labels (the worst of {levels}) minus "
                    f"none, same steps and study TTA, {diffs[worst.label_noise].n_images} images x "
                    f"{diffs[worst.label_noise].n_seeds} seeds", diffs[worst.label_noise], "no_decrease",
-                   blocked=_problems(clean.models, worst.models))]
+                   blocked=_problems(clean.models, worst.models),
+                   tta=_same(f"the study TTA, {tta_text(noise.tta_config)}"))]
 
 
 def schedule_claim(schedules: StudyResult) -> Claim:
@@ -305,7 +306,8 @@ def schedule_claim(schedules: StudyResult) -> Claim:
                       blocked="the schedule study needs both cosine_restarts and one_cycle")
     diff = difference(restarts.outcome, one.outcome)
     return _claim("schedule", original, f"weighted accuracy, cosine restarts minus one cycle, {schedules.study_epochs} "
-                  f"epochs each, same seeds and study TTA", diff, "greater", blocked=_problems(restarts.models, one.models))
+                  f"epochs each, same seeds and study TTA", diff, "greater", blocked=_problems(restarts.models, one.models),
+                  tta=_same(f"the study TTA, {tta_text(schedules.tta_config)}"))
 
 
 def device_gap_claim(gap, main_models) -> Claim:
@@ -316,7 +318,8 @@ def device_gap_claim(gap, main_models) -> Claim:
                   "challenge trained on one device per model and tested on another).",
                   f"main model, main TTA on {gap.center_crop} px centre crops: accuracy on each seed's held-out "
                   f"training-device photos ({n_same} in all) minus the second device's unaltered photos "
-                  f"({len(gap.other_device.images)}); unpaired", diff, "greater", blocked=_problems(main_models))
+                  f"({len(gap.other_device.images)}); unpaired", diff, "greater", blocked=_problems(main_models),
+                  tta=_same(f"the main TTA, {tta_text(gap.tta_config)}, after a {gap.center_crop} px centre crop"))
 
 
 def all_claims(training, inference, robust, crops, sizes, archs, baseline, profile: str, sweep_tta: dict, noise=None,
