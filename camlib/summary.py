@@ -9,6 +9,7 @@ from . import manipulations
 from .claims import Claim, all_claims
 from .datasets import CameraSplit
 from .convergence import Convergence, read_convergence
+from .departures import Departure, departures, read_diagnosis
 from .metrics import is_manipulated
 from .outcomes import Scores
 from .runs import read_json, write_json
@@ -161,6 +162,9 @@ class Metrics(BaseModel):
     label_noise: list[StudyRow] = []
     schedules: list[StudyRow] = []
     device_gap: DeviceGapRow | None = None
+    departures: list[Departure] = Field([], description="where this run departs from the seed's recipe, why, and the effect")
+    robustness_diagnosis: dict | None = Field(None, description="benchmarks/robustness_diagnosis.json (simulated zoo only): "
+                                              "the in-range drops under each recipe, training length and scoring")
     equivalence_margin: float = Field(EQUIVALENCE_MARGIN, description="the margin (accuracy as a fraction) inside which "
                                       "the whole 95% interval of a claim of no change must lie to support it")
     claims: list[Claim] = []
@@ -293,6 +297,9 @@ def collect(run: Run) -> Metrics:
     metrics.claims = all_claims(trained, inferred, robust, crops, sizes, archs, base, run.settings.profile,
                                 run.settings.tta_config("robustness").to_dict(), noise=noise, schedules=scheds, gap=gap)
     metrics.open_questions = question_summaries(run)
+    if run.settings.layout == "zoo":
+        metrics.robustness_diagnosis = read_diagnosis()
+    metrics.departures = departures(metrics, run.settings)
     return metrics
 
 
