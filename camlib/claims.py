@@ -272,12 +272,15 @@ def baseline_claims(inference: InferenceResult, baseline: BaselineResult, main_m
 
 
 NOISE_HARMLESS_BELOW = 0.15  # "as long as a percent of the incorrect labels is less than 15%, you are fine"
+LABEL_NOISE_CLAIM = ("As long as a percent of the incorrect labels is less than 15%, you are fine (wrong labels below 15% "
+                     "do no harm).")
+SCHEDULE_CLAIM = ("A cyclic learning rate with restarts helps: \"these oscillations help to get out of local minima\" "
+                  "(against a schedule without restarts).")
 
 
 def label_noise_claims(noise: StudyResult) -> list[Claim]:
     """The worst level at or below 15% wrong labels against none (an equivalence claim), and 30% for contrast."""
-    original = ("As long as a percent of the incorrect labels is less than 15%, you are fine (wrong labels below 15% "
-                "do no harm).")
+    original = LABEL_NOISE_CLAIM
     clean = next((v for v in noise.variants if v.label_noise == 0.0), None)
     noisy = [v for v in noise.variants if v.label_noise]
     harmless = [v for v in noisy if v.label_noise <= NOISE_HARMLESS_BELOW + 1e-9]
@@ -299,8 +302,7 @@ def schedule_claim(schedules: StudyResult) -> Claim:
     """Cosine restarts against one cycle at equal epochs and seeds."""
     by_schedule = {v.schedule: v for v in schedules.variants}
     restarts, one = by_schedule.get("cosine_restarts"), by_schedule.get("one_cycle")
-    original = ("A cyclic learning rate with restarts helps: \"these oscillations help to get out of local minima\" "
-                "(against a schedule without restarts).")
+    original = SCHEDULE_CLAIM
     if restarts is None or one is None:
         return _claim("schedule", original, "restarts against one cycle", None, "greater",
                       blocked="the schedule study needs both cosine_restarts and one_cycle")
@@ -344,8 +346,15 @@ def all_claims(training, inference, robust, crops, sizes, archs, baseline, profi
         claims += baseline_claims(inference, baseline, main_models)
     if noise is not None:
         claims += label_noise_claims(noise)
+    elif training is not None:
+        claims.append(_claim("label noise", LABEL_NOISE_CLAIM, "accuracy with wrong training labels against none", None,
+                             "no_decrease", blocked="the label-noise study did not run (label_noise_levels is empty "
+                             "in this profile or layout)"))
     if schedules is not None:
         claims.append(schedule_claim(schedules))
+    elif training is not None:
+        claims.append(_claim("schedule", SCHEDULE_CLAIM, "restarts against one cycle", None, "greater",
+                             blocked="the schedule study did not run (schedule_study is off in this profile or layout)"))
     if gap is not None:
         claims.append(device_gap_claim(gap, main_models))
     return claims

@@ -93,6 +93,8 @@ class TrainConfig:
             params.pop(name)
         if not params["crop_mean"]:  # added later: models trained before it keep their identity
             params.pop("crop_mean")
+        if self.average_last > 1:  # averaged models made before BatchNorm was re-estimated after averaging are stale
+            params["batchnorm_after_averaging"] = True
         return params_hash(params)
 
 

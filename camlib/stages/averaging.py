@@ -32,7 +32,8 @@ def averaging(run: Run) -> AveragingResult | None:
     seeds, k = settings.study_seeds, settings.average_epochs
     key = {"main": [model_key(c, run) for c in main_configs(run).values()], "k": k,
            "tta": settings.tta_config().to_dict(), "study_tta": settings.tta_config("study").to_dict(),
-           "test": data.key(data.test), "batchnorm": "re-estimated on training crops after averaging"}
+           "test": data.key(data.test), "batchnorm": "re-estimated on training crops after averaging",
+           "study_seeds": settings.study_seeds}
 
     def compute():
         last = main_as_study(run).outcome

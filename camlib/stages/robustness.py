@@ -65,7 +65,7 @@ def robustness(run: Run) -> RobustnessResult:
     key = {"main": [model_key(c, run) for c in main_configs(run).values()],
            "noaug": [model_key(c, run) for c in noaug_configs(run).values()], "tta": tta.to_dict(),
            "sweep_tta": sweep_tta.to_dict(), "sweeps": sweeps, "seeds": settings.study_seeds,
-           "test": data.key(data.test), "center_crop": center_crop}
+           "test": data.key(data.test), "sweep_images": data.key(records), "center_crop": center_crop}
 
     def compute():
         summaries = train_replicates(run, "noaug", "no augmentation", noaug_configs(run))
