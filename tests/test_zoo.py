@@ -18,7 +18,7 @@ from PIL import Image
 
 from camlib import datasets, manipulations
 from camlib.io import estimate_jpeg_quality, read_image, read_info
-from camlib.zoo import DEFAULT_DIFFICULTY, DIFFICULTIES, MODEL_NAMES, PROFILES, build_zoo, camera_models
+from camlib.zoo import DEFAULT_DIFFICULTY, DIFFICULTIES, MODEL_NAMES, PROFILES, build_zoo, camera_label, camera_models
 from camlib.zoo.build import CROP, crop_side, crop_window, manipulate
 from camlib.zoo.writer import EXIF_MAKE
 
@@ -80,6 +80,14 @@ def test_kaggle_layout_and_label_files(smoke_zoo):
     manifest = json.loads((smoke_zoo / "zoo.json").read_text())
     assert manifest["counts"]["train"] == 10 * profile["train_per_model"]
     assert [m["name"] for m in manifest["models"]] == list(MODEL_NAMES)
+
+
+def test_neutral_names_sort_in_camera_order_and_labels_name_the_challenge_class():
+    assert list(MODEL_NAMES) == sorted(MODEL_NAMES) == [f"Zoo-{i:02d}" for i in range(1, 11)]
+    assert all(name.replace("-", "").isalnum() for name in MODEL_NAMES)  # plain folder names
+    assert camera_label("Zoo-06") == "Zoo camera 6 (after Motorola Nexus 6)"
+    assert camera_label("Zoo-12") == "Zoo camera 12"
+    assert camera_label("Nikon_D70") == "Nikon_D70"
 
 
 def test_read_kaggle_reads_the_zoo_with_labels(smoke_zoo):
@@ -167,7 +175,7 @@ def test_bad_parameters_raise_value_error(tmp_path, kwargs, message):
 def test_camera_models_are_deterministic_and_difficulty_scales_their_differences():
     assert camera_models(10, "subtle", 0) == camera_models(10, "subtle", 0)
     assert camera_models(10, "subtle", 0) != camera_models(10, "subtle", 1)
-    assert [m.name for m in camera_models(12)][-2:] == ["Virtual-Camera-11", "Virtual-Camera-12"]
+    assert [m.name for m in camera_models(12)][-3:] == ["Zoo-10", "Zoo-11", "Zoo-12"]
     spread = {d: np.std([m.sharpen_amount for m in camera_models(10, d)]) for d in DIFFICULTIES}
     assert spread["distinct"] > spread["subtle"] > spread["very_subtle"] > 0
     subtle = camera_models(10, "subtle")

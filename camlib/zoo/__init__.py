@@ -1,10 +1,10 @@
 """The simulated camera zoo: virtual camera models with model-level pipeline traces, as a Kaggle-layout dataset."""
 from .build import CROP, PROFILES, ZOO_VERSION, build_zoo, last_build_stats, plan_tasks, resolve_profile
 from .cameras import (CONTINUOUS, DEFAULT_DIFFICULTY, DIFFICULTIES, MODEL_NAMES, CameraModel, Device, DifficultyKnobs, camera_devices,
-                      camera_models, frame_shape)
+                      camera_label, camera_models, frame_shape)
 
 __all__ = [
     "CROP", "PROFILES", "ZOO_VERSION", "build_zoo", "last_build_stats", "plan_tasks", "resolve_profile",
     "CONTINUOUS", "DEFAULT_DIFFICULTY", "DIFFICULTIES", "MODEL_NAMES", "CameraModel", "Device", "DifficultyKnobs", "camera_devices",
-    "camera_models", "frame_shape",
+    "camera_label", "camera_models", "frame_shape",
 ]

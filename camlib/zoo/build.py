@@ -22,7 +22,7 @@ from .cameras import (DEFAULT_DIFFICULTY, CameraModel, Device, camera_devices, c
                       frame_shape)
 from .writer import atomic_write_bytes, camera_jpeg, decode, read_json, tiff_bytes, write_csv, write_json
 
-ZOO_VERSION = "1"
+ZOO_VERSION = "2"  # 2: neutral camera names (Zoo-01 ...)
 CROP = 512  # the challenge's test crops
 WINDOW_MARGIN = 32  # pixels simulated around a test crop so that no filter sees the window's edge
 JPEG_MCU = 16  # test windows start on the frame's 16x16 MCU grid, so JPEG blocks fall as in the full frame

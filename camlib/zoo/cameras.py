@@ -1,4 +1,4 @@
-"""Virtual camera models and devices: per-model pipeline parameters and the difficulty knobs, in one place."""
+"""Simulated camera models and devices: per-model pipeline parameters and the difficulty knobs, in one place."""
 from __future__ import annotations
 
 import math
@@ -10,7 +10,14 @@ KAGGLE_MODELS = (
     "HTC-1-M7", "iPhone-4s", "iPhone-6", "LG-Nexus-5x", "Motorola-Droid-Maxx",
     "Motorola-Nexus-6", "Motorola-X", "Samsung-Galaxy-Note3", "Samsung-Galaxy-S4", "Sony-NEX-7",
 )
-MODEL_NAMES = tuple(f"Virtual-{name}" for name in KAGGLE_MODELS)
+# The challenge's camera names as a reader knows them: a zoo camera takes the place of one of them as a class, nothing more
+# (its parameters are drawn, not measured on that phone).
+KAGGLE_DISPLAY_NAMES = (
+    "HTC One M7", "iPhone 4s", "iPhone 6", "LG Nexus 5x", "Motorola Droid Maxx",
+    "Motorola Nexus 6", "Motorola X", "Samsung Galaxy Note 3", "Samsung Galaxy S4", "Sony NEX-7",
+)
+# Neutral class (and folder) names; two digits, so that sorting the names keeps the cameras' order.
+MODEL_NAMES = tuple(f"Zoo-{i + 1:02d}" for i in range(len(KAGGLE_MODELS)))
 CFA_PATTERNS = ("RGGB", "BGGR", "GRBG", "GBRG")
 DEMOSAIC_ALGORITHMS = ("bilinear", "malvar2004", "menon2007", "menon2007_refined")
 SUBSAMPLING_NAMES = {0: "4:4:4", 1: "4:2:2", 2: "4:2:0"}  # PIL's `subsampling` codes
@@ -130,8 +137,18 @@ def check_difficulty(difficulty: str) -> DifficultyKnobs:
 
 
 def model_names(n: int) -> list[str]:
-    """The first n virtual names (mirroring the Kaggle 10), then Virtual-Camera-11, -12, ..."""
-    return [MODEL_NAMES[i] if i < len(MODEL_NAMES) else f"Virtual-Camera-{i + 1}" for i in range(n)]
+    """The class names of an n-camera zoo: Zoo-01, Zoo-02, ..."""
+    return [f"Zoo-{i + 1:02d}" for i in range(n)]
+
+
+def camera_label(name: str) -> str:
+    """A zoo class name as a reader sees it: 'Zoo-06' -> 'Zoo camera 6 (after Motorola Nexus 6)'; other names as given."""
+    prefix, _, number = name.partition("-")
+    if prefix != "Zoo" or not number.isdigit():
+        return name
+    index = int(number) - 1
+    after = f" (after {KAGGLE_DISPLAY_NAMES[index]})" if 0 <= index < len(KAGGLE_DISPLAY_NAMES) else ""
+    return f"Zoo camera {index + 1}{after}"
 
 
 def _even_offsets(rng, n: int) -> np.ndarray:
