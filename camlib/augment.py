@@ -1,9 +1,15 @@
-"""The seed's training augmentation as one albumentations pipeline whose every piece can be switched off.
+"""The seed's training augmentation as albumentations pipelines, in three named recipes.
 
-crop `pre_crop` (the seed's 960) -> D4 -> with probability `manipulation_prob` one of gamma / JPEG /
-rescale (the challenge's manipulations, drawn from the training ranges) -> crop `crop` (the seed's 480).
-The pixel work is done by `camlib.manipulations`, the same code that makes the test set and the
-robustness study; the classes below only draw parameters from albumentations' seeded generator.
+- `writeup` (the default; the team's write-up): random crop `pre_crop` (the seed's 960) -> D4 -> gamma with
+  probability `manipulation_prob` -> JPEG with probability `manipulation_prob`, each drawn independently from
+  its training range -> bicubic rescale of every crop -> crop `crop` (the seed's 480).
+- `released` (the team's released code, src/ilya/pipeline/core/custom_dataset.py): random crop `pre_crop` ->
+  with probability `manipulation_prob` one of the challenge's 8 exact test operations -> crop `crop` -> D4.
+- `oneof` (camlib's earlier default): crop -> D4 -> with probability `manipulation_prob` one of gamma / JPEG /
+  rescale drawn from the training ranges -> crop.
+
+The pixel work is done by `camlib.manipulations`, the same code that makes the test set and the robustness
+study; the classes below only draw parameters from albumentations' seeded generator.
 """
 from __future__ import annotations
 
@@ -18,6 +24,8 @@ from . import manipulations
 SEED_GAMMA_RANGE = (0.8, 1.2)
 SEED_JPEG_RANGE = (70, 90)
 SEED_SCALE_RANGE = (0.5, 2.0)
+RECIPES = ("writeup", "released", "oneof")
+JPEG_GRID = 8  # the 8x8 block grid of a JPEG
 
 
 class RandomGammaManip(A.ImageOnlyTransform):
@@ -76,6 +84,49 @@ class RandomResizeManip(A.ImageOnlyTransform):
         return manipulations.resize(img, factor, interpolation)
 
 
+class ChallengeManip(A.ImageOnlyTransform):
+    """One of the challenge's exact test operations (`manipulations.CHALLENGE_MANIPULATIONS`), chosen uniformly."""
+
+    def __init__(self, names=tuple(manipulations.CHALLENGE_MANIPULATIONS), p: float = 1.0):
+        super().__init__(p=p)
+        unknown = set(names) - set(manipulations.CHALLENGE_MANIPULATIONS)
+        if unknown or not names:
+            raise ValueError(f"unknown challenge operations {sorted(unknown)}; choose from "
+                             f"{list(manipulations.CHALLENGE_MANIPULATIONS)}")
+        self.names = tuple(names)
+
+    def get_params(self):
+        return {"name": self.py_random.choice(self.names)}
+
+    def apply(self, img, name="jpg90", **params):
+        return manipulations.challenge_manipulation(img, name)
+
+
+class RandomCropOnGrid(A.ImageOnlyTransform):
+    """A random `size` square whose corner lies on the JPEG 8x8 grid of the frame (zero-padded when too small).
+
+    A later JPEG recompression of such a crop is aligned with the camera's own blocks, as the challenge's
+    test crops were (`jpeg_aligned`)."""
+
+    def __init__(self, size: int, grid: int = JPEG_GRID, p: float = 1.0):
+        super().__init__(p=p)
+        self.size, self.grid = int(size), int(grid)
+
+    def get_params_dependent_on_data(self, params, data):
+        height, width = params["shape"][:2]
+        top = self.py_random.randint(0, max(0, height - self.size) // self.grid) * self.grid
+        left = self.py_random.randint(0, max(0, width - self.size) // self.grid) * self.grid
+        return {"top": top, "left": left}
+
+    def apply(self, img, top=0, left=0, **params):
+        crop = img[top:top + self.size, left:left + self.size]
+        if crop.shape[0] < self.size or crop.shape[1] < self.size:
+            padded = np.zeros((self.size, self.size) + crop.shape[2:], dtype=crop.dtype)
+            padded[:crop.shape[0], :crop.shape[1]] = crop
+            crop = padded
+        return crop
+
+
 @dataclass
 class AugmentConfig:
     """The seed's augmentation recipe; set a range to None (or d4=False) to switch that piece off."""
@@ -87,7 +138,13 @@ class AugmentConfig:
     jpeg_range: tuple[int, int] | None = SEED_JPEG_RANGE
     scale_range: tuple[float, float] | None = SEED_SCALE_RANGE
     interpolations: tuple[str, ...] = ("bicubic",)  # or all of manipulations.INTERPOLATIONS
-    manipulation_prob: float = 0.5  # chance that one manipulation is applied to a crop
+    manipulation_prob: float = 0.5  # writeup: of gamma and of JPEG, each; released/oneof: of one manipulation
+    recipe: str = "writeup"  # one of RECIPES
+    jpeg_aligned: bool = False  # first crop on the frame's 8x8 grid (a later JPEG is aligned with the camera's)
+
+    def __post_init__(self):
+        if self.recipe not in RECIPES:
+            raise ValueError(f"unknown augmentation recipe {self.recipe!r}; choose from {', '.join(RECIPES)}")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -101,7 +158,7 @@ NO_AUGMENTATION = dict(d4=False, gamma_range=None, jpeg_range=None, scale_range=
 
 
 def manipulation_steps(config: AugmentConfig) -> list:
-    """The manipulation transforms switched on in `config` (gamma, JPEG, rescale), in that order."""
+    """The manipulation transforms switched on in `config` (gamma, JPEG, rescale), in that order, each p=1."""
     steps = []
     if config.gamma_range is not None:
         steps.append(RandomGammaManip(config.gamma_range))
@@ -112,16 +169,40 @@ def manipulation_steps(config: AugmentConfig) -> list:
     return steps
 
 
+def challenge_operations(config: AugmentConfig) -> list[str]:
+    """The released recipe's operations: the challenge's 8, less the families switched off in `config`."""
+    on = {"jpeg": config.jpeg_range is not None, "gamma": config.gamma_range is not None,
+          "resize": config.scale_range is not None}
+    return [name for name, (family, _) in manipulations.CHALLENGE_MANIPULATIONS.items() if on[family]]
+
+
+def recipe_manipulations(config: AugmentConfig) -> list:
+    """The manipulation part of `config.recipe`, as albumentations transforms (empty when none is on)."""
+    prob = config.manipulation_prob
+    if not config.manipulations_on or (prob <= 0 and config.recipe != "writeup"):
+        return []
+    if config.recipe == "writeup":  # gamma and JPEG each with p, every crop rescaled
+        steps = []
+        if config.gamma_range is not None and prob > 0:
+            steps.append(RandomGammaManip(config.gamma_range, p=prob))
+        if config.jpeg_range is not None and prob > 0:
+            steps.append(RandomJpegManip(config.jpeg_range, p=prob))
+        if config.scale_range is not None:
+            steps.append(RandomResizeManip(config.scale_range, config.interpolations, p=1.0))
+        return steps
+    if config.recipe == "released":
+        return [ChallengeManip(challenge_operations(config), p=prob)]
+    return [A.OneOf(manipulation_steps(config), p=prob)]
+
+
 def manipulation_step(config: AugmentConfig, seed: int | None = None) -> A.Compose | None:
-    """OneOf(the manipulations) with probability `manipulation_prob`, alone (None when there is none)."""
-    steps = manipulation_steps(config)
-    if not steps or config.manipulation_prob <= 0:
-        return None
-    return A.Compose([A.OneOf(steps, p=config.manipulation_prob)], seed=seed)
+    """The recipe's manipulations alone, as one pipeline (None when there is none)."""
+    steps = recipe_manipulations(config)
+    return A.Compose(steps, seed=seed) if steps else None
 
 
-def training_pipeline(config: AugmentConfig, seed: int | None = None) -> A.Compose:
-    """Random crop -> D4 -> OneOf(gamma, JPEG, rescale) -> final crop, for HxWx3 uint8 images."""
+def training_pipeline(config: AugmentConfig, seed: int | None = None, save_applied_params: bool = False) -> A.Compose:
+    """The recipe's pipeline (first crop, D4, manipulations, final crop) for HxWx3 uint8 images."""
     if config.crop < 8:
         raise ValueError(f"crop must be at least 8 pixels, got {config.crop}")
     if not 0 <= config.manipulation_prob <= 1:
@@ -129,14 +210,30 @@ def training_pipeline(config: AugmentConfig, seed: int | None = None) -> A.Compo
     pre_crop = config.pre_crop or 2 * config.crop
     if pre_crop < config.crop:
         raise ValueError(f"pre_crop ({pre_crop}) must be at least crop ({config.crop})")
-    steps = [A.RandomCrop(pre_crop, pre_crop, pad_if_needed=True, border_mode=0)]
-    if config.d4:
-        steps.append(A.D4(p=1.0))
-    manipulations_on = manipulation_steps(config)
-    if manipulations_on and config.manipulation_prob > 0:
-        steps.append(A.OneOf(manipulations_on, p=config.manipulation_prob))
-    steps.append(A.RandomCrop(config.crop, config.crop, pad_if_needed=True, border_mode=0))
-    return A.Compose(steps, seed=seed)
+    first = (RandomCropOnGrid(pre_crop) if config.jpeg_aligned
+             else A.RandomCrop(pre_crop, pre_crop, pad_if_needed=True, border_mode=0))
+    final = A.RandomCrop(config.crop, config.crop, pad_if_needed=True, border_mode=0)
+    d4 = [A.D4(p=1.0)] if config.d4 else []
+    manip = recipe_manipulations(config)
+    if config.recipe == "released":  # the released code turns the crop after manipulating and cropping it
+        steps = [first, *manip, final, *d4]
+    else:
+        steps = [first, *d4, *manip, final]
+    return A.Compose(steps, seed=seed, save_applied_params=save_applied_params)
+
+
+def applied_manipulations(applied_transforms) -> list[str]:
+    """The manipulation families ('gamma', 'jpeg', 'resize') that a pipeline with save_applied_params applied."""
+    families = []
+    for name, params in applied_transforms:
+        if name == "ChallengeManip":
+            families.append(manipulations.CHALLENGE_MANIPULATIONS[params["name"]][0])
+        elif name in _FAMILY_OF:
+            families.append(_FAMILY_OF[name])
+    return families
+
+
+_FAMILY_OF = {"RandomGammaManip": "gamma", "RandomJpegManip": "jpeg", "RandomResizeManip": "resize"}
 
 
 def augment(pipeline: A.Compose, image: np.ndarray) -> np.ndarray:

@@ -24,11 +24,8 @@ def cmd_train(args) -> int:
             raise SettingsError(f"--set {item!r}: write NAME=VALUE, e.g. --set epochs=3")
         overrides[name] = value
     run = setup(profile=args.profile, **overrides)
-    data = run.data
-    if data.bad_files is not None and len(data.bad_files):
-        print(f"{len(data.bad_files)} unreadable files skipped:", file=sys.stderr)
-        for row in data.bad_files.itertuples():
-            print(f"  {row.path}: {row.reason}", file=sys.stderr)
+    from .rundata import describe
+    print("\n".join(describe(run.data)), flush=True)  # what was found (and set aside), before any training
     if args.restart:
         import shutil
         shutil.rmtree(run.path / "models" / f"{'noaug' if args.no_augment else 'main'}-seed{run.settings.seed}", ignore_errors=True)

@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -17,6 +18,9 @@ KAGGLE_CLASSES = (
     "Motorola-Nexus-6", "Motorola-X", "Samsung-Galaxy-Note3", "Samsung-Galaxy-S4", "Sony-NEX-7",
 )
 PROGRESS_MIN_FILES = 200  # scans shorter than this show no progress bar
+INDEX_NAMES = ("INDEX.tsv", "index.tsv", "INDEX.csv", "index.csv")  # optional per-photo facts at the data root
+UNSEEN_DEVICE, RANDOM = "unseen device", "random"
+CameraSplit = Literal["unseen device", "random"]  # how one camera's test photos were chosen
 
 
 @dataclass(frozen=True)
@@ -28,10 +32,15 @@ class Record:
     device: str | None = None
     split: str = "train"  # "train" or "test"
     manipulation: str | None = None  # "unalt", "jpg70", ... for challenge-style test images
+    scene: str | None = None  # e.g. "natural", "aerial", "flat": from the data folder's index, when it has one
 
 
 class LayoutError(ValueError):
     """A data folder that does not match the requested layout; str() says what to do."""
+
+
+class NoUsableData(LayoutError):
+    """Nothing left to train on once unreadable files and too-small cameras are set aside; str() says what to fix."""
 
 
 def _hidden(path: Path, root: Path) -> bool:
@@ -39,7 +48,9 @@ def _hidden(path: Path, root: Path) -> bool:
 
 
 def _images_in(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.rglob("*") if p.is_file() and is_image_path(p) and not _hidden(p, folder))
+    """Files with an image name, broken links included (so that the check names them instead of skipping them)."""
+    return sorted(p for p in folder.rglob("*") if (p.is_file() or p.is_symlink() and not p.exists())
+                  and is_image_path(p) and not _hidden(p, folder))
 
 
 def _subfolders(folder: Path) -> list[Path]:
@@ -86,28 +97,61 @@ def read_kaggle(root) -> list[Record]:
     return records
 
 
-def read_folder(root, seed: int = 0, test_fraction: float = 0.3) -> list[Record]:
-    """Folder layout: <root>/<camera>/* or <root>/<camera>/<device>/*; split by device when known."""
+def folder_rows(root) -> tuple[list[tuple], list[str]]:
+    """(path, camera, device) of every image-named file of <root>/<camera>/* or <root>/<camera>/<device>/*,
+    and every camera folder's name (with photos or not)."""
     root = Path(root)
     cameras = _subfolders(root) if root.is_dir() else []
     if not cameras:
         raise LayoutError(f"{root}: no class folders; the folder layout needs <root>/<camera>/<images>")
     rows = []
     for camera_dir in cameras:
-        images = _images_in(camera_dir)
-        if not images:
-            raise LayoutError(f"{camera_dir}: class {camera_dir.name} has no training image")
-        for path in images:
+        for path in _images_in(camera_dir):
             relative = path.relative_to(camera_dir).parts
             rows.append((str(path), camera_dir.name, relative[0] if len(relative) > 1 else None))
-    return split_records(rows, seed=seed, test_fraction=test_fraction)
+    return rows, [c.name for c in cameras]
+
+
+def read_folder(root, seed: int = 0, test_fraction: float = 0.3) -> list[Record]:
+    """Folder layout: <root>/<camera>/* or <root>/<camera>/<device>/*; split by device when known."""
+    rows, cameras = folder_rows(root)
+    empty = sorted(set(cameras) - {camera for _, camera, _ in rows})
+    if empty:
+        raise LayoutError(f"{Path(root) / empty[0]}: class {empty[0]} has no training image")
+    return with_scenes(split_records(rows, seed=seed, test_fraction=test_fraction), root)
+
+
+def read_index(root) -> dict[str, str]:
+    """{photo path relative to root: scene} from an optional INDEX.tsv/.csv with `path` and `scene` columns;
+    {} when there is none or it has no such columns (it may describe other things)."""
+    for name in INDEX_NAMES:
+        index = Path(root) / name
+        if index.is_file():
+            try:
+                table = pd.read_csv(index, sep="\t" if name.endswith(".tsv") else ",", dtype=str)
+            except Exception as exc:
+                raise LayoutError(f"{index}: cannot read ({' '.join(str(exc).split())}); fix or remove it") from None
+            if not {"path", "scene"} <= set(table.columns):
+                return {}
+            return {str(Path(p)): _cell(s) for p, s in zip(table["path"], table["scene"]) if _cell(p) and _cell(s)}
+    return {}
+
+
+def with_scenes(records, root) -> list[Record]:
+    """Records with the scene of each photo that the data folder's index names."""
+    scenes = read_index(root)
+    if not scenes:
+        return list(records)
+    root = Path(root)
+    relative = lambda path: str(Path(path).relative_to(root)) if Path(path).is_relative_to(root) else ""  # noqa: E731
+    return [replace(r, scene=scenes.get(relative(r.path), r.scene)) for r in records]
 
 
 DRESDEN_NAME = re.compile(r"^(?P<brand>[^_]+)_(?P<model>.+)_(?P<device>\d+)_(?P<shot>\d+)$")
 
 
-def read_dresden(root, seed: int = 0, test_fraction: float = 0.3) -> list[Record]:
-    """Dresden naming Brand_Model_Device_Shot.<ext> anywhere below root; camera = Brand_Model."""
+def dresden_rows(root) -> list[tuple]:
+    """(path, camera, device) of every file named Brand_Model_Device_Shot.<ext> below root; camera = Brand_Model."""
     rows = []
     for path in _images_in(Path(root)):
         match = DRESDEN_NAME.match(path.stem)
@@ -115,7 +159,12 @@ def read_dresden(root, seed: int = 0, test_fraction: float = 0.3) -> list[Record
             rows.append((str(path), f"{match['brand']}_{match['model']}", match["device"]))
     if not rows:
         raise LayoutError(f"{root}: no file named Brand_Model_Device_Shot.<ext>; is this the dresden layout?")
-    return split_records(rows, seed=seed, test_fraction=test_fraction)
+    return rows
+
+
+def read_dresden(root, seed: int = 0, test_fraction: float = 0.3) -> list[Record]:
+    """Dresden naming Brand_Model_Device_Shot.<ext> anywhere below root; camera = Brand_Model."""
+    return with_scenes(split_records(dresden_rows(root), seed=seed, test_fraction=test_fraction), root)
 
 
 def _device_order(device) -> tuple:
@@ -148,15 +197,8 @@ def split_records(rows, seed: int = 0, test_fraction: float = 0.3) -> list[Recor
 
 def load_records(layout: str, root, seed: int = 0, test_fraction: float = 0.3) -> list[Record]:
     """Read `root` in the named layout; raises LayoutError with a one-line reason."""
-    if layout not in LAYOUTS:
-        raise LayoutError(f"unknown layout {layout!r}; choose from {', '.join(LAYOUTS)}")
-    if not 0 < test_fraction < 1:
-        raise LayoutError(f"test_fraction must be between 0 and 1, got {test_fraction}")
     root = Path(root)
-    if not root.exists():
-        raise LayoutError(f"{root}: data folder not found")
-    if not root.is_dir():
-        raise LayoutError(f"{root}: is a file; give the data folder")
+    _check_request(layout, root, test_fraction)
     readers = {
         "kaggle": read_kaggle,
         "folder": lambda r: read_folder(r, seed, test_fraction),
@@ -189,6 +231,76 @@ def scan_readable(records, min_size: int = 0, progress: bool | None = None) -> t
         except ImageReadError as exc:
             bad.append((path, exc.reason))
     return readable, pd.DataFrame(bad, columns=["path", "reason"])
+
+
+@dataclass
+class Usable:
+    """What a run can use of a data folder: the split records, the files set aside and the cameras left out."""
+
+    records: list[Record]
+    bad: pd.DataFrame  # path, reason: unreadable files (broken links, empty files, not images, ...)
+    excluded: dict[str, int]  # camera -> readable photos, fewer than the minimum
+
+
+def load_usable(layout: str, root, seed: int = 0, test_fraction: float = 0.3, min_images: int = 2,
+                progress: bool | None = None) -> Usable:
+    """Read `root`, set aside unreadable files and cameras with fewer than `min_images` readable photos, then
+    split what is left (so a bad file never leaves a camera without training photos). NoUsableData, one line,
+    when fewer than two cameras are left; other problems of the layout raise LayoutError."""
+    root = Path(root)
+    if layout not in ("folder", "dresden"):  # kaggle: the folders are the split
+        records, bad = scan_readable(load_records(layout, root, seed, test_fraction), progress=progress)
+        records, excluded = drop_small_cameras(records, min_images)
+    else:
+        _check_request(layout, root, test_fraction)
+        rows, cameras = folder_rows(root) if layout == "folder" else (dresden_rows(root), [])
+        readable, bad = scan_readable([row[0] for row in rows], progress=progress)
+        readable = set(readable)
+        rows = [row for row in rows if row[0] in readable]
+        counts = {camera: 0 for camera in cameras}
+        for _, camera, _ in rows:
+            counts[camera] = counts.get(camera, 0) + 1
+        excluded = {camera: n for camera, n in sorted(counts.items()) if n < min_images}
+        rows = [row for row in rows if row[1] not in excluded]
+        records = with_scenes(split_records(rows, seed=seed, test_fraction=test_fraction), root) if rows else []
+    if len(class_names(records)) < 2:
+        raise NoUsableData(no_usable_message(root, layout, len(bad), excluded, min_images, len(class_names(records))))
+    return Usable(records, bad, excluded)
+
+
+def no_usable_message(root, layout: str, n_bad: int, excluded: dict, min_images: int, n_left: int) -> str:
+    """The one line that says why nothing can be trained on and what to fix."""
+    found = [f"{n_bad} unreadable file{'s' if n_bad != 1 else ''}"] if n_bad else []
+    if excluded:
+        found.append(f"{len(excluded)} camera{'s' if len(excluded) != 1 else ''} with fewer than {min_images} "
+                     f"readable photos ({', '.join(f'{c}: {n}' for c, n in excluded.items())})")
+    what = "; ".join(found) or "no photos"
+    need = "<root>/<camera>/<photos> or <root>/<camera>/<device>/<photos>" if layout == "folder" else f"the {layout} layout"
+    return (f"{root}: {n_left} usable camera{'s' if n_left != 1 else ''} ({what}); a run needs at least 2 cameras "
+            f"with {min_images} or more readable photos each, as {need}")
+
+
+def _check_request(layout: str, root: Path, test_fraction: float) -> None:
+    """The checks of load_records that come before reading: layout name, split fraction, the folder itself."""
+    if layout not in LAYOUTS:
+        raise LayoutError(f"unknown layout {layout!r}; choose from {', '.join(LAYOUTS)}")
+    if not 0 < test_fraction < 1:
+        raise LayoutError(f"test_fraction must be between 0 and 1, got {test_fraction}")
+    if not root.exists():
+        raise LayoutError(f"{root}: data folder not found")
+    if not root.is_dir():
+        raise LayoutError(f"{root}: is a file; give the data folder")
+
+
+def camera_splits(train, test) -> dict[str, str]:
+    """{camera: UNSEEN_DEVICE when all its test photos come from devices it was not trained on, else RANDOM}."""
+    splits = {}
+    for camera in sorted({r.camera for r in train if r.camera}):
+        trained = {r.device for r in train if r.camera == camera}
+        tested = {r.device for r in test if r.camera == camera}
+        unseen = tested and None not in trained | tested and not trained & tested
+        splits[camera] = UNSEEN_DEVICE if unseen else RANDOM
+    return splits
 
 
 def records_frame(records) -> pd.DataFrame:

@@ -18,7 +18,8 @@ def image_table(records, progress=True) -> pd.DataFrame:
                      "manipulation": record.manipulation, "format": info.format, "width": info.width,
                      "height": info.height, "megapixels": (info.width or 0) * (info.height or 0) / 1e6,
                      "make": info.make, "model": info.model, "software": info.software,
-                     "jpeg_quality": info.jpeg_quality, "error": info.error or ""})
+                     "jpeg_quality": info.jpeg_quality, "error": info.error or "",
+                     "scene": getattr(record, "scene", None)})
     return pd.DataFrame(rows)
 
 

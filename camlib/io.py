@@ -259,6 +259,8 @@ def read_image(path, min_size: int = 0) -> np.ndarray:
 def read_size(path, min_size: int = 0) -> tuple[int, int]:
     """(width, height) from the header alone, or ImageReadError: the cheap check before a long run."""
     path = Path(path)
+    if path.is_symlink() and not path.exists():
+        raise ImageReadError(path, f"broken link (to {os.readlink(path)}, which does not exist)")
     if not path.exists():
         raise ImageReadError(path, "file not found")
     if path.is_dir():

@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from .augment import NO_AUGMENTATION, SEED_GAMMA_RANGE, SEED_JPEG_RANGE, SEED_SCALE_RANGE, AugmentConfig
+from .augment import NO_AUGMENTATION, RECIPES, SEED_GAMMA_RANGE, SEED_JPEG_RANGE, SEED_SCALE_RANGE, AugmentConfig
 from .infer import CROP_MODES, TRANSFORM_MODES, TTAConfig
 from .train import SCHEDULES, TrainConfig
 from .zoo.cameras import DEFAULT_DIFFICULTY, DIFFICULTIES
@@ -113,7 +113,13 @@ class Settings(BaseModel):
     gamma_range: FloatPair = Field(SEED_GAMMA_RANGE, description="training gamma range low,high (the seed: 0.8,1.2)")
     jpeg_range: QualityPair = Field(SEED_JPEG_RANGE, description="training JPEG quality range low,high (the seed: 70,90)")
     scale_range: FloatPair = Field(SEED_SCALE_RANGE, description="training rescale factor range low,high (the seed: 0.5,2)")
-    manipulation_prob: float = Field(0.5, ge=0, le=1, description="share of training crops that get one manipulation")
+    aug_recipe: Literal[RECIPES] = Field("writeup", description="augmentation recipe: writeup (the team's write-up: gamma and "
+                                          "JPEG each with manipulation_prob, every crop rescaled), released (its code: one "
+                                          "of the 8 test operations with manipulation_prob) or oneof (one of gamma/JPEG/rescale)")
+    manipulation_prob: float = Field(0.5, ge=0, le=1, description="writeup: chance of gamma and of JPEG, each; "
+                                     "released/oneof: chance that a crop gets one manipulation")
+    aug_jpeg_aligned: bool = Field(False, description="first training crop on the frame's 8x8 JPEG grid, so a JPEG "
+                                   "recompression is aligned with the camera's blocks (as the challenge's test crops)")
     # --- test-time augmentation of the main model
     tta_crops: Literal[CROP_MODES] = Field("grid", description="TTA crops: grid: tiles over the whole image")
     tta_transforms: Literal[tuple(TRANSFORM_MODES)] = Field("flip", description="TTA flips/rotations of each crop")
@@ -207,6 +213,7 @@ class Settings(BaseModel):
 
     def augment_config(self, augmented: bool = True) -> AugmentConfig:
         config = AugmentConfig(crop=self.crop, manipulation_prob=self.manipulation_prob, d4=self.aug_d4,
+                               recipe=self.aug_recipe, jpeg_aligned=self.aug_jpeg_aligned,
                                gamma_range=tuple(self.gamma_range) if self.aug_gamma else None,
                                jpeg_range=tuple(self.jpeg_range) if self.aug_jpeg else None,
                                scale_range=tuple(self.scale_range) if self.aug_scale else None)
@@ -339,7 +346,7 @@ RECIPE_FIELDS = ("arch", "weights", "replicates", "epochs", "batch_size", "crops
                  "workers",
                  "train_processes",
                  "frame_cache_gib", "eval_every", "aug_d4", "aug_gamma", "aug_jpeg", "aug_scale", "gamma_range",
-                 "jpeg_range", "scale_range", "manipulation_prob")
+                 "jpeg_range", "scale_range", "aug_recipe", "manipulation_prob", "aug_jpeg_aligned")
 TTA_FIELDS = ("tta_crops", "tta_transforms", "tta_grid")
 STUDY_FIELDS = ("study_replicates", "study_tta_crops", "study_tta_transforms")
 CHAPTER_FIELDS = {

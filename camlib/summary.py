@@ -7,6 +7,7 @@ from pydantic import BaseModel, Field
 
 from . import manipulations
 from .claims import Claim, all_claims
+from .datasets import CameraSplit
 from .convergence import Convergence, read_convergence
 from .outcomes import Scores
 from .runs import read_json, write_json
@@ -34,6 +35,8 @@ class DataFacts(BaseModel):
     split_by_device: bool = Field(description="train and test photos come from different devices of each camera")
     n_bad_files: int
     excluded_cameras: dict[str, int] = Field(description="cameras left out for having too few photos: count")
+    camera_splits: dict[str, CameraSplit] = Field({}, description="each camera's split: 'unseen device' (tested on "
+                                                  "devices it was not trained on) or 'random' (a random part of its photos)")
 
 
 class PointRow(BaseModel):
@@ -188,7 +191,7 @@ def collect(run: Run) -> Metrics:
                       n_test_images=len(data.test), n_test_unlabelled=len(data.test_unlabelled),
                       test_is_holdout=data.test_is_holdout, split_by_device=data.split_by_device,
                       n_bad_files=0 if data.bad_files is None else len(data.bad_files),
-                      excluded_cameras=data.excluded_cameras,
+                      excluded_cameras=data.excluded_cameras, camera_splits=data.camera_splits,
                       photos=[] if run.settings.layout == "zoo" else sorted(r.name for r in explored.images) if explored else [])
     models = list(trained.models) if trained else []
     if robust:

@@ -1,12 +1,13 @@
 """The seed's augmentation pipeline and the shared manipulations."""
 import io
+from collections import Counter
 
 import numpy as np
 import pytest
 from PIL import Image
 
 from camlib import manipulations
-from camlib.augment import NO_AUGMENTATION, AugmentConfig, augment, training_pipeline
+from camlib.augment import NO_AUGMENTATION, AugmentConfig, applied_manipulations, augment, training_pipeline
 from camlib.io import estimate_jpeg_quality
 
 
@@ -41,9 +42,61 @@ def test_no_augmentation_is_a_plain_crop(frame):
 def test_each_piece_switches_off():
     config = AugmentConfig(crop=32, jpeg_range=None, gamma_range=None)
     names = [type(t).__name__ for t in training_pipeline(config).transforms]
+    assert names == ["RandomCrop", "D4", "RandomResizeManip", "RandomCrop"]
+    names = [type(t).__name__ for t in training_pipeline(AugmentConfig(crop=32, recipe="oneof")).transforms]
     assert "D4" in names and "OneOf" in names
     names = [type(t).__name__ for t in training_pipeline(AugmentConfig(crop=32, **NO_AUGMENTATION)).transforms]
     assert names == ["RandomCrop", "RandomCrop"]
+
+
+def _rates(config, frame, draws=1200):
+    """Share of crops that got each manipulation family, and the share that got none."""
+    pipeline = training_pipeline(config, seed=5, save_applied_params=True)
+    counts = Counter()
+    for _ in range(draws):
+        families = applied_manipulations(pipeline(image=frame)["applied_transforms"])
+        counts.update(families or ["none"])
+    return {name: counts[name] / draws for name in ("gamma", "jpeg", "resize", "none")}
+
+
+def _close(rate, expected, draws=1200):
+    return abs(rate - expected) < 4 * (expected * (1 - expected) / draws) ** 0.5 + 1e-9
+
+
+def test_writeup_recipe_draws_each_manipulation_at_its_stated_rate():
+    frame = (np.random.default_rng(1).random((200, 200, 3)) * 255).astype(np.uint8)
+    rates = _rates(AugmentConfig(crop=32, recipe="writeup"), frame)
+    # the write-up: gamma p 0.5 and JPEG p 0.5, independently; rescale every crop
+    assert _close(rates["gamma"], 0.5) and _close(rates["jpeg"], 0.5) and rates["resize"] == 1.0
+
+
+def test_released_recipe_draws_one_of_the_eight_test_operations():
+    frame = (np.random.default_rng(1).random((200, 200, 3)) * 255).astype(np.uint8)
+    rates = _rates(AugmentConfig(crop=32, recipe="released"), frame)
+    # p 0.5 of one of 8 exact operations: 2 JPEG, 2 gamma, 4 resize
+    assert _close(rates["none"], 0.5) and _close(rates["jpeg"], 0.125) and _close(rates["gamma"], 0.125)
+    assert _close(rates["resize"], 0.25)
+
+
+def test_oneof_recipe_gives_each_family_a_sixth():
+    frame = (np.random.default_rng(1).random((200, 200, 3)) * 255).astype(np.uint8)
+    rates = _rates(AugmentConfig(crop=32, recipe="oneof"), frame)
+    assert _close(rates["none"], 0.5) and all(_close(rates[f], 1 / 6) for f in ("gamma", "jpeg", "resize"))
+
+
+def test_grid_aligned_first_crop_starts_on_the_jpeg_grid():
+    frame = np.zeros((203, 211, 3), np.uint8)
+    frame[::8, ::8] = 255  # marks the grid
+    config = AugmentConfig(crop=32, jpeg_aligned=True, d4=False, **{k: None for k in ("gamma_range", "jpeg_range", "scale_range")})
+    pipeline = training_pipeline(config, seed=2, save_applied_params=True)
+    for _ in range(30):
+        first = pipeline.transforms[0](image=frame)["image"]
+        assert first.shape == (64, 64, 3) and first[0, 0, 0] == 255 and first[0, 1, 0] == 0
+
+
+def test_unknown_recipe_is_refused():
+    with pytest.raises(ValueError, match="recipe"):
+        AugmentConfig(recipe="mine")
 
 
 def test_bad_parameters_raise():

@@ -54,7 +54,7 @@ def test_kaggle_with_labels(tmp_path):
     assert (test["img_0002b_manip.tif"].camera, test["img_0002b_manip.tif"].manipulation) == ("Sony-NEX-7", "jpg70")
     assert test["img_0001a_unalt.tif"].camera == "iPhone-6"
     frame = records_frame(load_records("kaggle", tmp_path))
-    assert list(frame.columns) == ["path", "camera", "device", "split", "manipulation"] and len(frame) == 33
+    assert list(frame.columns) == ["path", "camera", "device", "split", "manipulation", "scene"] and len(frame) == 33
 
 
 def test_kaggle_layout_errors(tmp_path):

@@ -23,6 +23,7 @@ class ImageRow(BaseModel):
     model: str | None
     jpeg_quality: int | None
     error: str
+    scene: str | None = None  # from the data folder's index, when it has one
 
 
 class ResidualRow(BaseModel):
@@ -44,6 +45,7 @@ class ExplorationResult(BaseModel):
     n_test_unlabelled: int
     test_is_holdout: bool
     split_by_device: bool
+    camera_splits: dict[str, str] = {}  # camera -> "unseen device" | "random"
     bad_files: list[dict]  # name, reason
     excluded_cameras: dict[str, int]
     images: list[ImageRow]
@@ -72,14 +74,14 @@ def exploration(run: Run) -> ExplorationResult:
         stats = explore.residual_stats(data.train, per_camera=per_camera, progress=run.progress)
         rows = [ImageRow(name=_relative(r.path, data.root), **{k: _clean(getattr(r, k)) for k in (
             "camera", "device", "split", "manipulation", "format", "width", "height", "make", "model",
-            "jpeg_quality", "error")}) for r in table.itertuples()]
+            "jpeg_quality", "error", "scene")}) for r in table.itertuples()]
         residuals = [ResidualRow(**{k: getattr(r, k) for k in ResidualRow.model_fields}) for r in stats.itertuples()]
         bad = [] if data.bad_files is None else [{"name": _relative(p, data.root), "reason": reason}
                                                  for p, reason in zip(data.bad_files.path, data.bad_files.reason)]
         return ExplorationResult(data_name=display_name(data.root), simulated=settings.layout == "zoo",
                                  classes=data.classes, n_train=len(data.train), n_test=len(data.test),
                                  n_test_unlabelled=len(data.test_unlabelled), test_is_holdout=data.test_is_holdout,
-                                 split_by_device=data.split_by_device, bad_files=bad,
+                                 split_by_device=data.split_by_device, bad_files=bad, camera_splits=data.camera_splits,
                                  excluded_cameras=data.excluded_cameras, images=rows, residuals=residuals)
 
     return cached(run, "exploration", key, compute, ExplorationResult)

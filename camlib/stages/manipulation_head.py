@@ -20,7 +20,6 @@ from .questions import Finding, finding, gated, switched_on
 from .training import main_configs, main_models
 
 FAMILIES = ["unaltered", "jpeg", "gamma", "resize"]
-_APPLIED = {"RandomJpegManip": "jpeg", "RandomGammaManip": "gamma", "RandomResizeManip": "resize"}
 
 
 class ManipulationHeadResult(BaseModel):
@@ -40,10 +39,11 @@ def test_family(manipulation: str | None) -> str:
 
 
 def _training_crops(run: Run, seed: int):
-    """Augmented training crops with the family of the manipulation each got (the run's own augmentation)."""
+    """Training crops with the family of the manipulation each got: the released recipe (one of the challenge's
+    8 operations on half the crops) whatever the run's recipe, so each crop has one label, as a test image has."""
     settings, data = run.settings, run.data
-    config = settings.augment_config()
-    pipeline = augment.A.Compose(augment.training_pipeline(config).transforms, seed=seed, save_applied_params=True)
+    config = augment.AugmentConfig(**{**settings.augment_config().to_dict(), "recipe": "released", "manipulation_prob": 0.5})
+    pipeline = augment.training_pipeline(config, seed=seed, save_applied_params=True)
     crops, labels = [], []
     for record in tqdm(data.train, desc="manipulation-head crops", disable=not run.progress, leave=False):
         try:
@@ -52,7 +52,7 @@ def _training_crops(run: Run, seed: int):
             continue
         for _ in range(settings.manipulation_crops):
             out = pipeline(image=frame)
-            family = next((_APPLIED[name] for name, _ in out["applied_transforms"] if name in _APPLIED), "unaltered")
+            family = next(iter(augment.applied_manipulations(out["applied_transforms"])), "unaltered")
             crops.append(out["image"])
             labels.append(FAMILIES.index(family))
     return np.stack(crops), np.array(labels)
