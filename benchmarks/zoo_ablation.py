@@ -20,7 +20,7 @@ from common import log, setup
 
 REPO = Path(__file__).resolve().parents[1]
 # Smaller than the cpu profile's zoo (40 frames per camera, 500 test images, 0.7 MP) so that every variant fits.
-ZOO = {"train_per_model": 20, "test_frames": 240, "megapixels": 0.4}
+ZOO = {"train_per_model": 16, "test_frames": 200, "megapixels": 0.4}
 
 
 def zoo_settings(args) -> dict:
@@ -131,9 +131,9 @@ def _halves(scores) -> dict:
 
 
 def _recipe_name(recipe) -> dict:
-    """The named augmentation recipe, where the settings have one (aug_recipe)."""
+    """The named augmentation recipe and its JPEG grid alignment, where the settings have them."""
     values = recipe.to_dict()
-    return {"aug_recipe": values["aug_recipe"]} if "aug_recipe" in values else {}
+    return {k: values[k] for k in ("aug_recipe", "aug_jpeg_aligned") if k in values}
 
 
 if __name__ == "__main__":
