@@ -7,8 +7,8 @@ from .cameras import (DEFAULT_DIFFICULTY, DIFFICULTIES, SUBSAMPLING_NAMES, camer
 # What each difficulty is for; the knobs themselves are spelled out by `describe_difficulty`.
 DIFFICULTY_PURPOSE = {
     "distinct": "the default: cameras far apart, so that the cpu profile's small model converges within a laptop's budget",
-    "subtle": "cameras closer together and shots at varying sensor gain (the gpu profile's zoo); a small model needs "
-              "far longer training",
+    "subtle": "cameras closer together and shots at varying sensor gain; the gpu profile's zoo, on which a small model "
+              "needs far longer training",
     "very_subtle": "cameras nearly alike: one colour filter layout, one demosaicing algorithm, one chroma subsampling",
 }
 
@@ -23,7 +23,7 @@ def describe_difficulty(difficulty: str = DEFAULT_DIFFICULTY) -> str:
     knobs = check_difficulty(difficulty)
     low, high = knobs.jpeg_quality
     gain = "every shot at base sensor gain" if knobs.iso_max <= 1 else f"each shot at its own sensor gain, 1 to {knobs.iso_max:g}x"
-    return (f"`{difficulty}` ({DIFFICULTY_PURPOSE.get(difficulty, '')}): each continuous parameter (blur, crosstalk, "
+    return (f"Difficulty {difficulty} ({DIFFICULTY_PURPOSE.get(difficulty, '')}): each continuous parameter (blur, crosstalk, "
             f"white balance, colour matrix, exposure, noise, denoising, sharpening, tone curve) spreads over "
             f"{100 * knobs.spread:.0f}% of its full range across the cameras; colour filter layouts "
             f"{_choices(knobs.cfa)}; demosaicing {_choices(knobs.demosaic)}; chroma subsampling "
