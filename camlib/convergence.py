@@ -7,7 +7,7 @@ from pydantic import BaseModel
 
 from .runs import params_hash, read_json, write_json
 from .settings import CHAPTER_FIELDS, Settings
-from .stages.core import PLATEAU_GAIN
+
 from .stats import Estimate
 
 FILE_NAME = "convergence.json"  # in the run folder
@@ -23,8 +23,22 @@ class Convergence(BaseModel):
     gain: Estimate  # weighted accuracy of the longer models minus the run's, paired over images and seeds
     weighted_accuracy: Estimate
     weighted_accuracy_longer: Estimate
-    plateaued: bool  # gain.value below PLATEAU_GAIN
+    plateaued: bool  # no significant gain: every gain's 95% interval includes zero (all images and manipulated half)
     recipe_hash: str  # the main recipe and data it was measured for
+    gain_manipulated: Estimate | None = None  # the same on the manipulated half only (accuracy)
+    noaug_gain: Estimate | None = None  # the model without augmentation, trained as long, all images (weighted)
+    noaug_gain_manipulated: Estimate | None = None
+
+    def gains(self) -> dict[str, Estimate]:
+        """Every measured gain, by what it measures."""
+        named = {"main, all images": self.gain, "main, manipulated half": self.gain_manipulated,
+                 "no augmentation, all images": self.noaug_gain, "no augmentation, manipulated half": self.noaug_gain_manipulated}
+        return {name: gain for name, gain in named.items() if gain is not None}
+
+
+def no_significant_gain(gains) -> bool:
+    """True when no gain's 95% interval lies wholly above zero."""
+    return all(gain.low <= 0 for gain in gains)
 
 
 def recipe_hash(settings: Settings) -> str:

@@ -32,7 +32,56 @@ class Record:
     device: str | None = None
     split: str = "train"  # "train" or "test"
     manipulation: str | None = None  # "unalt", "jpg70", ... for challenge-style test images
-    scene: str | None = None  # e.g. "natural", "aerial", "flat": from the data folder's index, when it has one
+    scene: str = "unknown"  # from the data folder's index when it has one, else "flatfield"/"natural" when a folder names it
+
+
+SCENE_FOLDERS = {"flatfield": "flatfield", "flatfields": "flatfield", "flat": "flatfield", "flats": "flatfield",
+                 "natural": "natural", "naturals": "natural"}  # folder name (lower case, no - _ or space) -> scene
+
+
+def _scene_of_parts(parts) -> str:
+    for part in reversed(parts):
+        scene = SCENE_FOLDERS.get(re.sub(r"[-_ ]", "", part.lower()))
+        if scene:
+            return scene
+    return "unknown"
+
+
+def scene_of(path, root) -> str:
+    """The scene type a folder between `root` and the file names (e.g. Dresden's flatfield/ and natural/):
+    'flatfield' (frames of a uniform surface), 'natural', or 'unknown' when no folder says it."""
+    try:
+        parts = Path(path).relative_to(root).parts[:-1]
+    except ValueError:
+        parts = Path(path).parts[:-1]
+    return _scene_of_parts(parts)
+
+
+def series_id(name: str, camera: str | None) -> str:
+    """The photo series of an image (its name relative to the data folder), the unit of the cluster bootstrap.
+
+    Flat fields of one camera and device are near-identical frames of one uniform scene: they stand or fall
+    together and form one series (device from a Brand_Model_Device_Shot name, else the folder). Every other
+    photo is its own series: no name says that two natural photos repeat a scene."""
+    path = Path(name)
+    if _scene_of_parts(path.parts[:-1]) != "flatfield":
+        return name
+    match = DRESDEN_NAME.match(path.stem)
+    return f"{camera}|{path.parent.as_posix()}|{match['device'] if match else ''}|flatfield"
+
+
+def _with_scenes(records, root) -> list["Record"]:
+    return [replace(r, scene=scene_of(r.path, root)) for r in records]
+
+
+def scene_counts(records) -> list[dict]:
+    """Photos per (split, camera, device, scene), sorted: what a data section must say about real photos."""
+    counts: dict[tuple, int] = {}
+    for r in records:
+        key = (r.split, r.camera or "", "" if r.device is None else str(r.device), r.scene)
+        counts[key] = counts.get(key, 0) + 1
+    return [{"split": split, "camera": camera, "device": device, "scene": scene, "count": count}
+            for (split, camera, device, scene), count in sorted(counts.items())]
 
 
 class LayoutError(ValueError):
@@ -94,7 +143,7 @@ def read_kaggle(root) -> list[Record]:
             if manipulation is None:
                 manipulation = "manip" if "_manip" in path.stem else "unalt"
             records.append(Record(str(path), camera, "test-device", "test", manipulation))
-    return records
+    return _with_scenes(records, root)
 
 
 def folder_rows(root) -> tuple[list[tuple], list[str]]:
@@ -138,10 +187,11 @@ def read_index(root) -> dict[str, str]:
 
 
 def with_scenes(records, root) -> list[Record]:
-    """Records with the scene of each photo that the data folder's index names."""
+    """Records with the scene of each photo: the folder's (flatfield/natural), overridden by the data folder's index."""
+    records = _with_scenes(records, root)
     scenes = read_index(root)
     if not scenes:
-        return list(records)
+        return records
     root = Path(root)
     relative = lambda path: str(Path(path).relative_to(root)) if Path(path).is_relative_to(root) else ""  # noqa: E731
     return [replace(r, scene=scenes.get(relative(r.path), r.scene)) for r in records]

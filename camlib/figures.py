@@ -14,7 +14,7 @@ import seaborn as sns
 from .explore import noise_residual
 from .io import ImageReadError, read_image
 from .runs import atomic_write_bytes
-from .stats import Estimate, bootstrap
+from .stats import Estimate
 
 sns.set_theme(context="notebook", style="whitegrid")
 FAMILY_LABELS = {"jpeg": "JPEG quality", "gamma": "gamma", "resize": "bicubic resize factor"}
@@ -218,9 +218,12 @@ def per_class(scores, title: str):
 
 # --- chapter 4: robustness
 
-def robustness(result, chance: float):
+def robustness(result, chance: float | None = None):
     """Per family: accuracy of both models against the manipulation value, 95% interval bands (pooled over
-    the sweep seeds), the training range of the augmented model shaded, the unaltered level dotted."""
+    the sweep seeds), the training range of the augmented model shaded, the unaltered level dotted; chance (by
+    default) the majority camera's share of the sweep's images."""
+    if chance is None:
+        chance = result.points[0].outcome.chance() if result.points else float("nan")
     families = [f for f in ("jpeg", "gamma", "resize") if any(p.family == f for p in result.points)]
     fig, axes = plt.subplots(1, len(families), figsize=(5.2 * len(families), 4), squeeze=False)
     for ax, family in zip(axes[0], families):
@@ -231,14 +234,14 @@ def robustness(result, chance: float):
             points = sorted((p for p in result.points if p.family == family and p.variant == variant), key=lambda p: p.value)
             if not points:
                 continue
-            estimates = [bootstrap(p.outcome.correct()) for p in points]
+            estimates = [p.outcome.accuracy() for p in points]
             x = [p.value for p in points]
             ax.plot(x, [e.value for e in estimates], marker="o", color=colour, label=variant)
             ax.fill_between(x, [e.low for e in estimates], [e.high for e in estimates], color=colour, alpha=0.15)
             reference = result.point("none", 0.0, variant)
             if reference is not None:
-                ax.axhline(bootstrap(reference.correct()).value, color=colour, ls="--", lw=1, alpha=0.7)
-        ax.axhline(chance, color="grey", ls=":", label="chance")
+                ax.axhline(reference.accuracy().value, color=colour, ls="--", lw=1, alpha=0.7)
+        ax.axhline(chance, color="grey", ls=":", label=f"chance (majority camera, {chance:.2f})")
         ax.set(xlabel=FAMILY_LABELS[family], ylabel="accuracy (fraction)", ylim=(0, 1.02))
         if family == "resize":
             ax.set_xscale("log")
@@ -252,19 +255,33 @@ def robustness(result, chance: float):
 
 # --- chapter 5: crop size
 
-def crop_size(result, chance: float, target: float = 0.9, claimed: int = 250):
-    fig, ax = plt.subplots(figsize=(7.5, 4))
+def crop_size(result, chance: float | None = None, target: float = 0.9, claimed: int = 250, claimed_train: int = 480):
+    """Accuracy against the test crop's side (left) and against its side relative to the training crop (right),
+    where the original claim (`claimed` px of a `claimed_train` px training crop) sits at claimed / claimed_train."""
+    fig, axes = plt.subplots(1, 2, figsize=(13, 4.2), sharey=True)
     points = sorted(result.points, key=lambda p: p.crop)
-    estimates = [bootstrap(p.outcome.correct()) for p in points]
-    _errorbar(ax, [p.crop for p in points], estimates, color="tab:blue", label="one centre crop (95% interval)")
-    ax.axvline(result.train_crop, color="tab:red", ls="--", label=f"training crop ({result.train_crop} px)")
-    ax.axvline(claimed, color="tab:green", ls=":", label=f"original claim: >= {claimed} px for > {target:.0%}")
-    ax.axhline(target, color="tab:green", ls="-.", lw=1)
-    ax.axhline(chance, color="grey", ls=":", label="chance")
-    ax.set(xlabel="side of the centre test crop (pixels)", ylabel="accuracy (fraction)", ylim=(0, 1.02), xscale="log",
-           title=f"Accuracy against test crop size ({estimates[0].n_images} unaltered images, {len(result.seeds)} seeds)")
-    _log_ticks(ax, [p.crop for p in points])
-    ax.legend(fontsize=7, loc="lower right")
+    estimates = [p.outcome.accuracy() for p in points]
+    chance = points[0].outcome.chance() if chance is None and points else chance
+    crops = [p.crop for p in points]
+    relative = [c / result.train_crop for c in crops]
+    panels = ((axes[0], crops, result.train_crop, claimed, "side of the centre test crop (pixels)", "px"),
+              (axes[1], relative, 1.0, claimed / claimed_train, "test crop side / training crop side", "x"))
+    for ax, x, train_mark, claim_mark, xlabel, unit in panels:
+        _errorbar(ax, x, estimates, color="tab:blue", label="one centre crop (95% interval)")
+        ax.axvline(train_mark, color="tab:red", ls="--", label=f"training crop ({result.train_crop} px)")
+        claim_text = (f"original claim: >= {claimed} px for > {target:.0%}" if unit == "px" else
+                      f"original claim, relative: {claimed}/{claimed_train} = {claim_mark:.2f} for > {target:.0%}")
+        ax.axvline(claim_mark, color="tab:green", ls=":", label=claim_text)
+        ax.axhline(target, color="tab:green", ls="-.", lw=1)
+        if chance is not None:
+            ax.axhline(chance, color="grey", ls=":", label=f"chance (majority camera, {chance:.2f})")
+        ax.set(xlabel=xlabel, ylim=(0, 1.02), xscale="log")
+        _log_ticks(ax, [round(v, 2) for v in x])
+        ax.legend(fontsize=7, loc="lower right")
+    axes[0].set(ylabel="accuracy (fraction)",
+                title=f"Accuracy against test crop size ({estimates[0].n_images} unaltered images, {len(result.seeds)} seeds)")
+    axes[1].set(title=f"The same against the crop relative to the training crop ({result.train_crop} px)")
+    fig.tight_layout()
     return fig
 
 
@@ -336,18 +353,18 @@ def estimate_bars(items: list[tuple[str, Estimate]], title: str, xlabel: str = "
 
 def manipulation_head(result):
     """The head's confusion (true family x predicted, mean over seeds) and its accuracy per test operation."""
-    from .stats import bootstrap
     outcome = result.outcome
     fig, axes = plt.subplots(1, 2, figsize=(13, 4.2), gridspec_kw={"width_ratios": [1, 1.3]})
     sns.heatmap(outcome.confusion(), annot=True, fmt=".1f", cmap="Greens", cbar=False, ax=axes[0])
     axes[0].set(xlabel="predicted manipulation", ylabel="true manipulation", title="Confusion (mean over seeds)")
     names = sorted(set(outcome.manipulations), key=lambda n: (n != "unalt", n))
-    estimates = [bootstrap(outcome.subset([m == n for m in outcome.manipulations]).correct()) for n in names]
+    estimates = [outcome.subset([m == n for m in outcome.manipulations]).accuracy() for n in names]
     values = np.array([e.value for e in estimates])
     axes[1].barh(names, values, color="tab:green", alpha=0.7)
     axes[1].errorbar(values, names, xerr=[values - [e.low for e in estimates], [e.high for e in estimates] - values],
                      fmt="none", ecolor="black", capsize=3)
-    axes[1].axvline(0.25, color="grey", ls=":", label="chance (4 families)")
+    axes[1].axvline(outcome.chance(), color="grey", ls=":",
+                    label=f"chance: the majority family's share of the test images ({outcome.chance():.2f})")
     axes[1].set(xlabel="share of test images whose manipulation family is right", xlim=(0, 1.05),
                 title="Per test operation (95% intervals)")
     axes[1].legend(fontsize=7)

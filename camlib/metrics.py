@@ -23,6 +23,16 @@ def weighted_accuracy(correct, manipulated) -> float:
     return float((weights * correct).sum() / weights.sum())
 
 
+def majority_chance(labels) -> float:
+    """Chance level of a set of scored images: the share of its most frequent true label, i.e. the accuracy of
+    always giving that answer (nan for no labels; None and NaN labels are not scored).
+
+    With balanced classes this is one over the number of classes; with unbalanced ones 1/classes would flatter a
+    model (the manipulation families of the challenge's test set: resize is 4 of the 8 operations)."""
+    counts = pd.Series(list(labels), dtype=object).dropna().value_counts()
+    return float(counts.iloc[0] / counts.sum()) if len(counts) else float("nan")
+
+
 def is_manipulated(manipulation) -> np.ndarray:
     """True where a test image's manipulation label is not 'unalt' (None counts as unaltered)."""
     return pd.Series(manipulation, dtype=object).fillna("unalt").ne("unalt").to_numpy()

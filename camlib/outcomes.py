@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel
+from pydantic import BaseModel, model_validator
 
-from .metrics import image_weights, is_manipulated
+from .datasets import series_id
+from .metrics import image_weights, is_manipulated, majority_chance
 from .stats import Estimate, bootstrap, paired_difference
 
 
@@ -36,6 +37,18 @@ class Scores(BaseModel):
     weighted_accuracy_seed_std: float  # standard deviation across seeds (0 with one seed)
     per_seed: list[SeedScores]
     per_class: dict[str, Estimate]
+    seeds_left_out: dict[int, str] = {}  # seed -> why its model is not evidence (kept out of every figure above)
+
+    def left_out_text(self) -> str:
+        """'' or one line: how many seeds were left out of these figures, and why."""
+        return left_out_text(self.seeds_left_out, len(self.seeds))
+
+
+def left_out_text(left_out: dict[int, str], n_kept: int) -> str:
+    if not left_out:
+        return ""
+    return (f"{len(left_out)} of {len(left_out) + n_kept} seeds left out as not evidence: "
+            + "; ".join(left_out.values()))
 
 
 class Outcome(BaseModel):
@@ -49,6 +62,16 @@ class Outcome(BaseModel):
     manipulations: list[str]  # 'unalt' or the manipulation's name
     predictions: list[list[int]]  # [seed][image]: index into `classes`; -1: the image could not be read
     probabilities: list[list[list[float]]] | None = None  # [seed][image][class], when kept
+    # Per image: its photo series (datasets.series_id), the bootstrap's unit: flat fields of one device are one.
+    groups: list[str] | None = None
+    seeds_left_out: dict[int, str] = {}  # seeds whose models are not evidence, with why (see `evidence`)
+
+    @model_validator(mode="after")
+    def _with_groups(self):
+        # outcomes stored before series existed get them from their image names
+        if self.groups is None:
+            self.groups = [series_id(name, camera) for name, camera in zip(self.images, self.cameras)]
+        return self
 
     @property
     def readable(self) -> np.ndarray:
@@ -57,11 +80,27 @@ class Outcome(BaseModel):
             return np.zeros(len(self.images), dtype=bool)
         return (np.asarray(self.predictions) >= 0).all(axis=0)
 
+    def chance(self) -> float:
+        """Chance level of the scored (readable) images: the share of their most frequent true label."""
+        return majority_chance(np.asarray(self.cameras, dtype=object)[self.readable])
+
     def correct(self) -> np.ndarray:
         """(seeds, images) of 0/1 over the readable images."""
         keep = self.readable
         truth = np.array([self.classes.index(c) if c in self.classes else -2 for c in self.cameras])[keep]
         return (np.asarray(self.predictions).reshape(len(self.predictions), -1)[:, keep] == truth).astype(float)
+
+    def series(self) -> np.ndarray:
+        """Per readable image: its photo series (the unit every interval resamples)."""
+        return np.asarray(self.groups, dtype=object)[self.readable]
+
+    def accuracy(self, mask=None, weighted: bool = False) -> Estimate | None:
+        """(Weighted) accuracy over the readable images where `mask` (one flag per readable image) is true, with
+        its 95% interval over photo series; None when a mask selects no image."""
+        if mask is not None and not np.asarray(mask, dtype=bool).any():
+            return None
+        mask = self.readable[self.readable] if mask is None else np.asarray(mask, dtype=bool)
+        return bootstrap(self.correct()[:, mask], self.weights()[mask] if weighted else None, groups=self.series()[mask])
 
     def predicted_cameras(self, seed_index: int = 0) -> list[str | None]:
         return [self.classes[p] if p >= 0 else None for p in self.predictions[seed_index]]
@@ -81,7 +120,8 @@ class Outcome(BaseModel):
         return Outcome(label=label or self.label, classes=self.classes, seeds=self.seeds, images=pick(self.images),
                        cameras=pick(self.cameras), manipulations=pick(self.manipulations),
                        predictions=[pick(row) for row in self.predictions],
-                       probabilities=None if self.probabilities is None else [pick(row) for row in self.probabilities])
+                       probabilities=None if self.probabilities is None else [pick(row) for row in self.probabilities],
+                       groups=pick(self.groups), seeds_left_out=self.seeds_left_out)
 
     def seed_subset(self, seeds, label: str | None = None) -> "Outcome":
         """The outcome of the given seeds only (in that order)."""
@@ -90,12 +130,27 @@ class Outcome(BaseModel):
             "label": label or self.label, "seeds": list(seeds), "predictions": [self.predictions[r] for r in rows],
             "probabilities": None if self.probabilities is None else [self.probabilities[r] for r in rows]})
 
+    def evidence(self, problems: dict[int, str]) -> "Outcome":
+        """The outcome without the seeds whose models are flagged as not evidence ({seed: why}; '' = usable),
+        naming them in `seeds_left_out`. When every seed is flagged none is left out (nothing would remain):
+        the claims that rest on them are not testable anyway."""
+        flagged = {seed: why for seed, why in problems.items() if why and seed in self.seeds}
+        kept = [seed for seed in self.seeds if seed not in flagged]
+        if not flagged or not kept:
+            return self
+        return self.seed_subset(kept).model_copy(update={"seeds_left_out": {**self.seeds_left_out, **flagged}})
+
+    def left_out_text(self) -> str:
+        """'' or one line: how many seeds were left out of the pooled figures, and why."""
+        return left_out_text(self.seeds_left_out, len(self.seeds))
+
     def scores(self) -> Scores:
         correct, manipulated, weights = self.correct(), self.manipulated(), self.weights()
         cameras = np.asarray(self.cameras, dtype=object)[self.readable]
+        series = self.series()
 
         def half(mask):
-            return bootstrap(correct[:, mask]) if mask.any() else None
+            return bootstrap(correct[:, mask], groups=series[mask]) if mask.any() else None
 
         def point(values, mask=None):
             values = values if mask is None else values[mask]
@@ -104,14 +159,16 @@ class Outcome(BaseModel):
         per_seed = [SeedScores(seed=seed, weighted_accuracy=float(row @ weights / weights.sum()), accuracy=point(row),
                                accuracy_unalt=point(row, ~manipulated), accuracy_manip=point(row, manipulated))
                     for seed, row in zip(self.seeds, correct)]
-        weighted = bootstrap(correct, weights)
-        return Scores(label=self.label, n_images=int(correct.shape[1]), seeds=self.seeds, accuracy=bootstrap(correct),
+        weighted = bootstrap(correct, weights, groups=series)
+        return Scores(label=self.label, n_images=int(correct.shape[1]), seeds=self.seeds,
+                      accuracy=bootstrap(correct, groups=series),
                       accuracy_unalt=half(~manipulated), accuracy_manip=half(manipulated), weighted_accuracy=weighted,
                       weighted_accuracy_seed_std=float(np.std([s.weighted_accuracy for s in per_seed], ddof=1))
                       if len(per_seed) > 1 else 0.0,
                       per_seed=per_seed,
-                      per_class={camera: bootstrap(correct[:, cameras == camera]) for camera in self.classes
-                                 if (cameras == camera).any()})
+                      per_class={camera: bootstrap(correct[:, cameras == camera], groups=series[cameras == camera])
+                                 for camera in self.classes if (cameras == camera).any()},
+                      seeds_left_out=self.seeds_left_out)
 
     def ensemble(self, label: str | None = None) -> "Outcome":
         """One prediction per image from the mean of the seeds' probabilities (needs `probabilities`)."""
@@ -173,4 +230,4 @@ def difference(a: Outcome, b: Outcome, weighted: bool = True, paired_seeds: bool
     weights = a.weights() if weighted else None
     if paired_seeds is None:
         paired_seeds = a.seeds == b.seeds
-    return paired_difference(a.correct(), b.correct(), weights, paired_seeds=paired_seeds)
+    return paired_difference(a.correct(), b.correct(), weights, paired_seeds=paired_seeds, groups=a.series())

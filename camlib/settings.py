@@ -63,6 +63,7 @@ def _pair(value):
 
 IntList = Annotated[list[Annotated[int, Field(ge=1)]], BeforeValidator(_comma_list)]
 StrList = Annotated[list[str], BeforeValidator(_comma_list)]
+FractionList = Annotated[list[Annotated[float, Field(gt=0, lt=1)]], BeforeValidator(_comma_list)]
 FloatPair = Annotated[tuple[Annotated[float, Field(gt=0)], Annotated[float, Field(gt=0)]], BeforeValidator(_pair)]
 QualityPair = Annotated[tuple[Annotated[int, Field(ge=1, le=100)], Annotated[int, Field(ge=1, le=100)]], BeforeValidator(_pair)]
 
@@ -132,6 +133,10 @@ class Settings(BaseModel):
     robustness_tta_transforms: Literal[tuple(TRANSFORM_MODES)] = Field("none", description="TTA transforms of the robustness study")
     crop_sizes: IntList = Field([32, 48, 64, 96, 128, 192, 256], description="test crop sides of the crop-size study")
     train_sizes: IntList = Field([10, 20, 40], description="training images per camera of the data-size study")
+    label_noise_levels: FractionList = Field([0.05, 0.15, 0.3], description="shares of training photos given a wrong "
+                                             "camera in the label-noise study (empty: off)")
+    schedule_study: bool = Field(True, description="train the main recipe with the other schedule (cosine_restarts "
+                                 "against one_cycle) at equal epochs")
     study_replicates: int = Field(2, ge=1, le=20, description="training seeds of each study model")
     study_tta_crops: Literal[CROP_MODES] = Field("center", description="TTA crops of the study models")
     study_tta_transforms: Literal[tuple(TRANSFORM_MODES)] = Field("flip", description="TTA transforms of the study models")
@@ -351,12 +356,12 @@ TTA_FIELDS = ("tta_crops", "tta_transforms", "tta_grid")
 STUDY_FIELDS = ("study_replicates", "study_tta_crops", "study_tta_transforms")
 CHAPTER_FIELDS = {
     "01_data_exploration": RUN_FIELDS,
-    "02_training": RUN_FIELDS + RECIPE_FIELDS,
+    "02_training": RUN_FIELDS + RECIPE_FIELDS + STUDY_FIELDS + ("schedule_study",),
     "03_tta_inference": RUN_FIELDS + RECIPE_FIELDS + TTA_FIELDS,
     "04_robustness": RUN_FIELDS + RECIPE_FIELDS + TTA_FIELDS + ("robustness_images_per_class", "robustness_sweep",
                                                                  "robustness_tta_crops", "robustness_tta_transforms"),
     "05_crop_size": RUN_FIELDS + RECIPE_FIELDS + ("crop_sizes",),
-    "06_train_size": RUN_FIELDS + RECIPE_FIELDS + STUDY_FIELDS + ("train_sizes",),
+    "06_train_size": RUN_FIELDS + RECIPE_FIELDS + STUDY_FIELDS + ("train_sizes", "label_noise_levels"),
     "07_architectures": RUN_FIELDS + RECIPE_FIELDS + STUDY_FIELDS + ("arch_study",),
     "08_baseline": RUN_FIELDS + ("baseline_crop", "baseline_crops_per_image", "baseline_max_iter"),
     "09_open_questions": RUN_FIELDS + RECIPE_FIELDS + TTA_FIELDS + STUDY_FIELDS + (

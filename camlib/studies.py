@@ -99,3 +99,20 @@ def subset_sizes(train_records, classes, counts) -> list[int]:
 def main_epoch_images(train_records, config: TrainConfig) -> int:
     """Images per epoch of a model trained on all of `train_records` (those left after its validation split)."""
     return config.images_per_epoch or len(stratified_split(train_records, config.val_fraction, config.seed)[0])
+
+
+def noisy_labels(records, classes, fraction: float, seed: int = 0) -> list:
+    """The records with round(fraction x n) of them, drawn at random, given another camera drawn at random
+    (the label-noise study); the others unchanged, order kept."""
+    import numpy as np
+    from dataclasses import replace
+    records = list(records)
+    rng = np.random.default_rng([seed, int(round(fraction * 1e6))])
+    wrong = set(rng.choice(len(records), size=int(round(fraction * len(records))), replace=False).tolist())
+    noisy = []
+    for index, record in enumerate(records):
+        if index in wrong:
+            others = [c for c in classes if c != record.camera]
+            record = replace(record, camera=others[int(rng.integers(len(others)))])
+        noisy.append(record)
+    return noisy

@@ -9,12 +9,15 @@ from . import manipulations
 from .claims import Claim, all_claims
 from .datasets import CameraSplit
 from .convergence import Convergence, read_convergence
+from .departures import Departure, departures, read_diagnosis
+from .metrics import is_manipulated
 from .outcomes import Scores
 from .runs import read_json, write_json
-from .stages import (ModelSummary, Run, architectures, baseline, crop_size, device_folds, exploration, inference, robustness,
-                     train_size, training)
+from .stages import (ModelSummary, Run, architectures, baseline, crop_size, device_folds, device_gap, exploration, inference,
+                     label_noise, robustness, schedules, train_size, training)
+from .stages.exploration import SceneCount
 from .stages.questions import Finding
-from .stats import Estimate, bootstrap
+from .stats import EQUIVALENCE_MARGIN, Estimate
 
 SCHEMA_VERSION = "2"
 
@@ -30,6 +33,8 @@ class DataFacts(BaseModel):
     classes: list[str]
     n_train_images: int
     n_test_images: int = Field(description="labelled test images (the scored ones)")
+    chance: float | None = Field(None, description="chance level of the labelled test images: the share of their most "
+                                 "frequent camera (the accuracy of always answering it)")
     n_test_unlabelled: int
     test_is_holdout: bool = Field(description="no labelled test device: scored on held-out training-device images")
     split_by_device: bool = Field(description="train and test photos come from different devices of each camera")
@@ -37,6 +42,22 @@ class DataFacts(BaseModel):
     excluded_cameras: dict[str, int] = Field(description="cameras left out for having too few photos: count")
     camera_splits: dict[str, CameraSplit] = Field({}, description="each camera's split: 'unseen device' (tested on "
                                                   "devices it was not trained on) or 'random' (a random part of its photos)")
+    scenes: list[SceneCount] = Field([], description="training and labelled test photos per camera, device and scene "
+                                     "type (flatfield, natural, or unknown when no folder names it)")
+    n_test_series: int | None = Field(None, description="independent photo series among the labelled test images: "
+                                      "the unit every interval resamples (the flat fields of one device are one)")
+
+    def scene_rows(self) -> list[dict]:
+        """One row per side, camera and device with its flatfield, natural and unknown counts (training side first)."""
+        rows: dict[tuple, dict] = {}
+        for c in self.scenes:
+            row = rows.setdefault((c.split != "train", c.camera, c.device), {
+                "split": c.split, "camera": c.camera, "device": c.device, "flatfield": 0, "natural": 0, "unknown": 0})
+            row[c.scene] = row.get(c.scene, 0) + c.count
+        return [rows[key] for key in sorted(rows)]
+
+    def scene_total(self, scene: str) -> int:
+        return sum(c.count for c in self.scenes if c.scene == scene)
 
 
 class PointRow(BaseModel):
@@ -61,8 +82,19 @@ class StudyRow(BaseModel):
     weights: str
     images_per_class: int | None
     is_main: bool
+    label_noise: float | None = None
+    schedule: str | None = None
     scores: Scores
     problems: list[str] = Field(description="why a model of this variant is not evidence ('' when it is)")
+
+
+class DeviceGapRow(BaseModel):
+    """The main model on held-out photos of its training device and on the second device's unaltered photos."""
+
+    same_device: Estimate
+    other_device: Estimate
+    gap: Estimate = Field(description="same minus other device, unpaired (Newcombe)")
+    center_crop: int
 
 
 class ConfusionPair(BaseModel):
@@ -127,6 +159,14 @@ class Metrics(BaseModel):
     crop_size: list[CropRow] = []
     train_size: list[StudyRow] = []
     architectures: list[StudyRow] = []
+    label_noise: list[StudyRow] = []
+    schedules: list[StudyRow] = []
+    device_gap: DeviceGapRow | None = None
+    departures: list[Departure] = Field([], description="where this run departs from the seed's recipe, why, and the effect")
+    robustness_diagnosis: dict | None = Field(None, description="benchmarks/robustness_diagnosis.json (simulated zoo only): "
+                                              "the in-range drops under each recipe, training length and scoring")
+    equivalence_margin: float = Field(EQUIVALENCE_MARGIN, description="the margin (accuracy as a fraction) inside which "
+                                      "the whole 95% interval of a claim of no change must lie to support it")
     claims: list[Claim] = []
     open_questions: list[QuestionSummary] = []
     stage_seconds: dict[str, float] = Field({}, description="compute seconds of each stage")
@@ -141,7 +181,7 @@ def per_manipulation(outcome) -> list[ManipulationRow]:
     for name in names + sorted(present - set(names)):
         mask = [m == name for m in outcome.manipulations]
         if any(mask):
-            rows.append(ManipulationRow(manipulation=name, accuracy=bootstrap(outcome.subset(mask).correct())))
+            rows.append(ManipulationRow(manipulation=name, accuracy=outcome.subset(mask).accuracy()))
     return rows
 
 
@@ -153,12 +193,14 @@ def top_confusions(outcome, count: int = 3, minimum: float = 1.0) -> list[Confus
     return [ConfusionPair(true=t, predicted=p, count=float(v), n_images=totals[t]) for v, t, p in sorted(cells, reverse=True)[:count]]
 
 
-def inside_range_rows(robust) -> list[InsideRangeRow]:
-    """Each manipulation setting inside a training range (identities excluded) minus unaltered, augmented model."""
+def inside_range_rows(robust, main_flags: dict[int, str] | None = None) -> list[InsideRangeRow]:
+    """Each manipulation setting inside a training range (identities excluded) minus unaltered, augmented model
+    (without the seeds `main_flags` marks as not evidence)."""
     from .claims import IDENTITIES
     from .outcomes import difference
     from .stages.robustness import UNALTERED, WITH
     reference = robust.point(*UNALTERED, WITH)
+    reference = reference.evidence(main_flags or {}) if reference is not None else None
     rows = []
     for point in robust.points:
         bounds = robust.training_ranges.get(point.family)
@@ -167,15 +209,22 @@ def inside_range_rows(robust) -> list[InsideRangeRow]:
         if bounds[0] <= point.value <= bounds[1]:
             label = {"jpeg": "JPEG quality {:g}", "gamma": "gamma {:g}", "resize": "resize x{:g}"}[point.family].format(point.value)
             rows.append(InsideRangeRow(family=point.family, value=point.value, label=label,
-                                       difference=difference(point.outcome, reference, weighted=False)))
+                                       difference=difference(point.outcome.evidence(main_flags or {}), reference,
+                                                             weighted=False)))
     return rows
+
+
+def flags(models) -> dict[int, str]:
+    """{seed: why its model is not evidence ('' when it is)}: the seeds `Outcome.evidence` leaves out of pooled figures."""
+    return {m.seed: m.problem() for m in models}
 
 
 def _study_rows(result) -> list[StudyRow]:
     if result is None:
         return []
     return [StudyRow(label=v.label, arch=v.arch, weights=v.weights, images_per_class=v.images_per_class, is_main=v.is_main,
-                     scores=v.outcome.scores(), problems=v.problems()) for v in result.variants]
+                     label_noise=v.label_noise, schedule=v.schedule, scores=v.outcome.evidence(flags(v.models)).scores(),
+                     problems=v.problems()) for v in result.variants]
 
 
 def collect(run: Run) -> Metrics:
@@ -185,13 +234,15 @@ def collect(run: Run) -> Metrics:
     trained, inferred, robust = training(run), inference(run), robustness(run)
     folds = device_folds(run)
     crops, sizes, archs, base = crop_size(run), train_size(run), architectures(run), baseline(run)
+    noise, scheds, gap = label_noise(run), schedules(run), device_gap(run)
     data = run.data
     facts = DataFacts(name=explored.data_name if explored else str(data.root), simulated=run.settings.layout == "zoo",
                       layout=run.settings.layout, classes=data.classes, n_train_images=len(data.train),
-                      n_test_images=len(data.test), n_test_unlabelled=len(data.test_unlabelled),
+                      n_test_images=len(data.test), n_test_unlabelled=len(data.test_unlabelled), chance=run.chance,
                       test_is_holdout=data.test_is_holdout, split_by_device=data.split_by_device,
                       n_bad_files=0 if data.bad_files is None else len(data.bad_files),
                       excluded_cameras=data.excluded_cameras, camera_splits=data.camera_splits,
+                      scenes=explored.scenes if explored else [], n_test_series=explored.n_test_series if explored else None,
                       photos=[] if run.settings.layout == "zoo" else sorted(r.name for r in explored.images) if explored else [])
     models = list(trained.models) if trained else []
     if robust:
@@ -202,7 +253,7 @@ def collect(run: Run) -> Metrics:
     if convergence:  # the one-cycle main models' plateau check
         models = [m.model_copy(update={"cycle_gain": convergence.gain.value, "plateaued": convergence.plateaued})
                   if m.role == "main" else m for m in models]
-    for study in (sizes, archs):
+    for study in (sizes, archs, noise, scheds):
         for variant in (study.variants if study else []):
             models += [m for m in variant.models if not variant.is_main]
     from .stages.exploration import display_name
@@ -211,30 +262,44 @@ def collect(run: Run) -> Metrics:
     metrics = Metrics(data=facts, settings=shown, environment=read_json(run.path / "environment.json", {}),
                       models=models, convergence=convergence, stage_seconds=read_json(run.path / "stage_seconds.json", {}),
                       notebook_seconds=read_json(run.path / "notebook_seconds.json", {}))
+    # Pooled figures use only the seeds whose models are evidence; each Scores names the ones left out and why.
+    main_flags = flags(trained.models) if trained else {}
     if inferred:
-        main = inferred.tta.scores()
+        tta = inferred.tta.evidence(main_flags)
+        main = tta.scores()
         metrics.main, metrics.seed_std_weighted_accuracy = main, main.weighted_accuracy_seed_std
-        metrics.main_crops_only = inferred.crops_only.scores() if inferred.crops_only else None
-        metrics.main_single_crop = inferred.single_crop.scores()
-        if inferred.tta.probabilities is not None and len(inferred.tta.seeds) > 1:
-            metrics.main_ensemble = inferred.tta.ensemble().scores()
-        metrics.per_manipulation = per_manipulation(inferred.tta)
-        metrics.main_confusions = top_confusions(inferred.tta)
-    metrics.device_fold = folds.outcome.scores() if folds else None
-    if folds and folds.outcome.probabilities is not None and len(folds.outcome.seeds) > 1:
-        metrics.device_fold_ensemble = folds.outcome.ensemble().scores()
+        metrics.main_crops_only = inferred.crops_only.evidence(main_flags).scores() if inferred.crops_only else None
+        metrics.main_single_crop = inferred.single_crop.evidence(main_flags).scores()
+        if tta.probabilities is not None and len(tta.seeds) > 1:
+            metrics.main_ensemble = tta.ensemble().scores()
+        metrics.per_manipulation = per_manipulation(tta)
+        metrics.main_confusions = top_confusions(tta)
+    fold = folds.outcome.evidence(flags(folds.models)) if folds else None
+    metrics.device_fold = fold.scores() if fold else None
+    if fold and fold.probabilities is not None and len(fold.seeds) > 1:
+        metrics.device_fold_ensemble = fold.ensemble().scores()
     if robust:
-        metrics.noaug = robust.noaug.scores()
-        metrics.robustness = [PointRow(family=p.family, value=p.value, variant=p.variant,
-                                       accuracy=bootstrap(p.outcome.correct())) for p in robust.points]
-        metrics.robustness_inside_ranges = inside_range_rows(robust)
+        from .stages.robustness import WITH
+        noaug_flags = flags(robust.noaug_models)
+        metrics.noaug = robust.noaug.evidence(noaug_flags).scores()
+        metrics.robustness = [PointRow(family=p.family, value=p.value, variant=p.variant, accuracy=p.outcome.evidence(
+            main_flags if p.variant == WITH else noaug_flags).accuracy()) for p in robust.points]
+        metrics.robustness_inside_ranges = inside_range_rows(robust, main_flags)
     if crops:
-        metrics.crop_size = [CropRow(crop=p.crop, accuracy=bootstrap(p.outcome.correct())) for p in crops.points]
+        metrics.crop_size = [CropRow(crop=p.crop, accuracy=p.outcome.evidence(main_flags).accuracy()) for p in crops.points]
     metrics.train_size, metrics.architectures = _study_rows(sizes), _study_rows(archs)
+    metrics.label_noise, metrics.schedules = _study_rows(noise), _study_rows(scheds)
+    if gap:
+        metrics.device_gap = DeviceGapRow(same_device=gap.same_device_accuracy(), other_device=gap.other_device_accuracy(),
+                                          gap=gap.gap(), center_crop=gap.center_crop)
     if base:
         metrics.baselines = [v.outcome.scores() for v in base.variants]
-    metrics.claims = all_claims(trained, inferred, robust, crops, sizes, archs, base, run.settings.profile)
+    metrics.claims = all_claims(trained, inferred, robust, crops, sizes, archs, base, run.settings.profile,
+                                run.settings.tta_config("robustness").to_dict(), noise=noise, schedules=scheds, gap=gap)
     metrics.open_questions = question_summaries(run)
+    if run.settings.layout == "zoo":
+        metrics.robustness_diagnosis = read_diagnosis()
+    metrics.departures = departures(metrics, run.settings)
     return metrics
 
 
@@ -255,9 +320,13 @@ def question_summaries(run: Run) -> list[QuestionSummary]:
 
 def _question_figures(name: str, result) -> dict:
     if name == "manipulation_head":
-        correct, manipulated = result.outcome.correct(), result.outcome.manipulated()
-        return {"accuracy_manipulated": bootstrap(correct[:, manipulated]) if manipulated.any() else None,
-                "accuracy_unaltered": bootstrap(correct[:, ~manipulated]) if (~manipulated).any() else None}
+        manipulated = result.outcome.manipulated()
+        manipulated_half = result.outcome.subset(is_manipulated(result.outcome.manipulations))
+        return {"accuracy_manipulated": result.outcome.accuracy(manipulated) if manipulated.any() else None,
+                "accuracy_unaltered": result.outcome.accuracy(~manipulated) if (~manipulated).any() else None,
+                "accuracy_all": result.outcome.accuracy() if len(manipulated) else None,
+                "chance_manipulated": manipulated_half.chance() if manipulated.any() else None,
+                "chance_all": result.outcome.chance()}
     if name == "averaging":
         return {"last": result.last.scores().weighted_accuracy,
                 "averaged": result.averaged.scores().weighted_accuracy if result.averaged else None,

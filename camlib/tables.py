@@ -102,9 +102,21 @@ def study_table(rows) -> pd.DataFrame:
 
 
 def claims_table(claims) -> pd.DataFrame:
+    """The original study's claims (source 'seed'): the headline's verdicts."""
     return pd.DataFrame([{"topic": c.topic, "the original study": c.original, "what this run compares": c.test,
-                          "difference, points [95% interval]": c.evidence() or "–", "verdict": c.verdict,
-                          "note": c.note} for c in claims])
+                          "scored with": c.tta or "–", "difference, points [95% interval]": c.evidence() or "–",
+                          "verdict": c.verdict, "note": c.note} for c in claims if c.source == "seed"])
+
+
+def own_claims_table(claims, questions) -> pd.DataFrame:
+    """camlib's own hypotheses: its claims (source 'camlib') and the findings of the open-question chapters that ran."""
+    rows = [{"topic": c.topic, "camlib's hypothesis": c.original, "what this run compares": c.test,
+             "scored with": c.tta or "–", "difference, points [95% interval]": c.evidence() or "–", "verdict": c.verdict,
+             "note": c.note} for c in claims if c.source == "camlib"]
+    rows += [{"topic": q.title, "camlib's hypothesis": f.claim, "what this run compares": f.test, "scored with": "–",
+              "difference, points [95% interval]": points(f.difference), "verdict": f.verdict, "note": f.note}
+             for q in questions if q.ran for f in q.findings]
+    return pd.DataFrame(rows)
 
 
 def findings_table(findings) -> pd.DataFrame:
@@ -117,3 +129,23 @@ def rank_table(result) -> pd.DataFrame:
     return pd.DataFrame([{"metric": name, "ranks first": result.top.get(name, "–"),
                           "agreement with the weighted ranking (Kendall tau)": "–" if tau is None else f"{tau:+.2f}"}
                          for name, tau in result.rank_agreement.items()])
+
+
+def departures_table(rows) -> pd.DataFrame:
+    """Where the run departs from the seed: what, the seed's, this run's, why, the measured effect."""
+    return pd.DataFrame([{"": r.what, "the seed": r.seed, "this run": r.this_run, "why": r.why, "measured effect": r.effect}
+                         for r in rows])
+
+
+def diagnosis_table(diagnosis: dict) -> pd.DataFrame:
+    """The robustness diagnosis: in-range drops (points, 95% paired interval) per training variant and scoring."""
+    def drop(row, key):
+        value = row.get(key)
+        return "–" if value is None else f"{value['drop'][0]:+.1f} [{value['drop'][1]:+.1f}, {value['drop'][2]:+.1f}]"
+    return pd.DataFrame([{"variant": r["change"], "epochs": r["epochs"], "weighted (main TTA)": f"{r['weighted_accuracy']:.3f}",
+                          "manipulated half": f"{r['manipulated_half']:.3f}",
+                          "JPEG 70, one crop": drop(r, "centre crop: jpeg70"), "JPEG 70, main TTA": drop(r, "main TTA: jpeg70"),
+                          "JPEG 70 shifted 4 px, main TTA": drop(r, "main TTA: jpeg70 shifted 4 px"),
+                          "resize 2, one crop": drop(r, "centre crop: resize2"), "resize 2, main TTA": drop(r, "main TTA: resize2"),
+                          "resize 0.5, main TTA": drop(r, "main TTA: resize0.5"), "gamma 0.8, main TTA": drop(r, "main TTA: gamma0.8")}
+                         for r in diagnosis["rows"]])

@@ -373,7 +373,8 @@ def train(records, classes, config: TrainConfig, out_dir, eval_records=None, res
         if ema is not None:
             model.load_state_dict(ema.module.state_dict())
         if config.average_last > 1:
-            average_into(model, [out_dir / f"epoch{e}.pt" for e in range(config.epochs - config.average_last + 1, config.epochs + 1)])
+            average_checkpoints(model, [out_dir / f"epoch{e}.pt" for e in range(config.epochs - config.average_last + 1,
+                                                                                  config.epochs + 1)], dataset, device)
         save_checkpoint(final_path, model, config, config.epochs, step, history, best_metric=best_metric)
     if world_size > 1:
         dist.barrier()
@@ -389,7 +390,8 @@ def recalibrate_batchnorm(model, dataset, images_per_step: int, batches: int, de
 
     The running averages lag behind the weights (EfficientNet's momentum is 0.01); in a short run, above all
     from scratch, they can be far from the final weights' statistics and the model collapses to one class in
-    eval mode. The batches are the last epoch's augmented crops, drawn with a fixed generator."""
+    eval mode. The batches are the last epoch's augmented crops, drawn with a fixed generator; the random draws
+    inside the network (stochastic depth) are seeded too, so the same weights always get the same statistics."""
     norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
     if not norms:
         return
@@ -400,17 +402,47 @@ def recalibrate_batchnorm(model, dataset, images_per_step: int, batches: int, de
     sampler = RandomSampler(dataset, num_samples=batches * images_per_step, generator=torch.Generator().manual_seed(config.seed))
     loader = DataLoader(dataset, batch_size=images_per_step, sampler=sampler, num_workers=0, collate_fn=collate_crops)
     model.train()
-    for images, labels, _ in loader:
-        if len(labels):
-            images = images.to(device)
-            model(images.contiguous(memory_format=torch.channels_last) if config.channels_last else images)
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        torch.manual_seed(config.seed)
+        for images, labels, _ in loader:
+            if len(labels):
+                images = images.to(device)
+                model(images.contiguous(memory_format=torch.channels_last) if config.channels_last else images)
     for norm, momentum in zip(norms, saved):
         norm.momentum = momentum
     model.eval()
 
 
+BN_BATCHES = 20  # batches that re-estimate the batch-norm statistics of averaged weights when precise_bn_batches is 0
+
+
+def training_crops(records, classes, config: TrainConfig) -> CropDataset:
+    """The crops of a model's last training epoch: its training split (the validation part held out), augmented as
+    they were."""
+    train_records, _ = stratified_split(records, config.val_fraction, config.seed)
+    dataset = CropDataset(train_records, classes, config)
+    dataset.epoch = config.epochs - 1
+    return dataset
+
+
+def average_checkpoints(model, checkpoint_paths, dataset: CropDataset, device=None) -> None:
+    """The mean of the checkpoints' weights, with batch-norm statistics re-estimated on training crops (as
+    torch.optim.swa_utils.update_bn does).
+
+    Each checkpoint's running statistics belong to its own weights (and lag behind them: momentum 0.01), not to
+    their mean; averaged as they are, they can cost many points. Re-estimated on the last epoch's crops, k
+    identical checkpoints give exactly the statistics, so the predictions, of one recalibrated checkpoint."""
+    average_into(model, checkpoint_paths)
+    config = dataset.config
+    dataset.epoch = config.epochs - 1
+    device = next(model.parameters()).device if device is None else device
+    recalibrate_batchnorm(model, dataset, config.batch_size // config.crops_per_image, config.precise_bn_batches or BN_BATCHES,
+                          device, config)
+
+
 def average_into(model, checkpoint_paths) -> None:
-    """Replace the model's weights by the mean of the given checkpoints' weights (float tensors)."""
+    """Replace the model's weights by the mean of the given checkpoints' weights (float tensors); batch-norm
+    statistics are averaged too and need re-estimating (`average_checkpoints`)."""
     states = [load_checkpoint(p)["model_state"] for p in checkpoint_paths if Path(p).exists()]
     if not states:
         return

@@ -107,10 +107,10 @@ def test_scenes_come_from_the_index_when_there_is_one(tmp_path):
     flat_tree(tmp_path, (("camA", 3), ("camB", 3)))
     (tmp_path / "INDEX.tsv").write_text("path\tcamera\tscene\ncamA/000.jpg\tcamA\taerial\ncamB/001.jpg\tcamB\tflat\n")
     scenes = {r.path.split("/", 1)[-1][-len("camA/000.jpg"):]: r.scene for r in load_usable("folder", tmp_path).records}
-    assert scenes == {"camA/000.jpg": "aerial", "camA/001.jpg": None, "camA/002.jpg": None,
-                      "camB/000.jpg": None, "camB/001.jpg": "flat", "camB/002.jpg": None}
+    assert scenes == {"camA/000.jpg": "aerial", "camA/001.jpg": "unknown", "camA/002.jpg": "unknown",
+                      "camB/000.jpg": "unknown", "camB/001.jpg": "flat", "camB/002.jpg": "unknown"}
     (tmp_path / "INDEX.tsv").write_text("path\tnote\ncamA/000.jpg\tother facts\n")  # no scene column: no scenes
-    assert {r.scene for r in load_usable("folder", tmp_path).records} == {None}
+    assert {r.scene for r in load_usable("folder", tmp_path).records} == {"unknown"}
 
 
 @pytest.fixture(scope="module")

@@ -278,3 +278,58 @@ def test_extract_checks_the_layout(tmp_path):
     with pytest.raises(DownloadError, match="cannot unzip"):
         extract_kaggle_zip(tmp_path / "broken.zip", tmp_path / "out3")
     assert list((tmp_path / "out3").iterdir()) == []  # failed extractions leave nothing behind
+
+
+def test_scene_type_from_the_folders_and_counts_per_camera_and_device(tmp_path):
+    from camlib.datasets import scene_counts
+    for device in (0, 1):
+        for shot in range(3):
+            tiny_image(tmp_path / "dresden" / "flatfield" / f"Nikon_D70_{device}_{10 + shot}.JPG", seed=shot)
+        tiny_image(tmp_path / "dresden" / "Natural" / f"Nikon_D70_{device}_20.JPG")
+        tiny_image(tmp_path / "dresden" / "flat-field" / f"Nikon_D200_{device}_30.JPG")
+        tiny_image(tmp_path / "dresden" / "other" / f"Nikon_D200_{device}_40.JPG")
+    records = load_records("dresden", tmp_path / "dresden")
+    counts = {(c["split"], c["camera"], c["device"], c["scene"]): c["count"] for c in scene_counts(records)}
+    assert counts == {(split, camera, device, scene): n for split, device in (("train", "0"), ("test", "1"))
+                      for camera, scene, n in (("Nikon_D70", "flatfield", 3), ("Nikon_D70", "natural", 1),
+                                               ("Nikon_D200", "flatfield", 1), ("Nikon_D200", "unknown", 1))}
+    # a layout whose folders name no scene type: every photo is 'unknown'
+    for camera in ("a", "b"):
+        for shot in range(3):
+            tiny_image(tmp_path / "folder" / camera / f"{shot}.jpg", seed=shot)
+    assert {r.scene for r in load_records("folder", tmp_path / "folder")} == {"unknown"}
+
+
+def test_flat_fields_of_one_device_form_one_series_and_natural_photos_their_own():
+    from camlib.datasets import series_id
+    flats = {series_id(f"flatfield/Nikon_D70_{device}_{shot}.JPG", "Nikon_D70") for device in (0, 1) for shot in range(10)}
+    assert len(flats) == 2  # one series per device
+    assert series_id("flatfield/Nikon_D70_0_1.JPG", "Nikon_D70") != series_id("flatfield/Nikon_D70s_0_1.JPG", "Nikon_D70s")
+    naturals = {series_id(f"natural/Nikon_D70_0_{shot}.JPG", "Nikon_D70") for shot in range(5)}
+    assert len(naturals) == 5
+    # folder layout <camera>/<device>/flat/<image>: the folder names the device
+    assert series_id("a/dev1/flat/1.jpg", "a") == series_id("a/dev1/flat/2.jpg", "a") != series_id("a/dev2/flat/1.jpg", "a")
+    assert series_id("test/img_1_unalt.tif", None) == "test/img_1_unalt.tif"
+
+
+def test_real_dresden_sample_is_mostly_flat_fields(dresden_nikon):
+    from camlib.datasets import scene_counts
+    counts = Counter()
+    for row in scene_counts(load_records("dresden", dresden_nikon)):
+        counts[row["scene"]] += row["count"]
+    assert counts == {"flatfield": 60, "natural": 16}
+
+
+def test_the_data_facts_give_flat_field_and_natural_counts_per_camera_and_device():
+    from camlib.datasets import scene_counts
+    from camlib.stages.exploration import SceneCount
+    from camlib.summary import DataFacts
+    records = [Record(f"/d/flatfield/A_x_{d}_{i}.JPG", "A_x", str(d), "train" if d == 0 else "test", scene="flatfield")
+               for d in (0, 1) for i in range(10)] + [Record("/d/natural/A_x_1_99.JPG", "A_x", "1", "test", scene="natural")]
+    facts = DataFacts(name="d", simulated=False, layout="dresden", classes=["A_x"], n_train_images=10, n_test_images=11,
+                      n_test_unlabelled=0, test_is_holdout=False, split_by_device=True, n_bad_files=0, excluded_cameras={},
+                      scenes=[SceneCount(**row) for row in scene_counts(records)])
+    assert facts.scene_rows() == [
+        {"split": "train", "camera": "A_x", "device": "0", "flatfield": 10, "natural": 0, "unknown": 0},
+        {"split": "test", "camera": "A_x", "device": "1", "flatfield": 10, "natural": 1, "unknown": 0}]
+    assert (facts.scene_total("flatfield"), facts.scene_total("natural")) == (20, 1)

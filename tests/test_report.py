@@ -63,6 +63,19 @@ def test_metrics_json_fits_its_schema_with_intervals_and_per_seed_entries(smoke_
 
 
 @pytest.mark.slow
+def test_the_seed_claims_added_last_run_in_the_smoke_profile(smoke_run):
+    metrics = summary.read_metrics(smoke_run / "run1" / "metrics.json")
+    by_topic = {c.topic: c for c in metrics.claims}
+    for topic in ("label noise", "schedule", "device gap"):
+        assert topic in by_topic, f"no {topic} row in the smoke run's claims"
+        claim = by_topic[topic]
+        assert claim.difference is not None and claim.difference.low <= claim.difference.value <= claim.difference.high
+    assert {row.label_noise for row in metrics.label_noise} == {0.0, 0.05, 0.15, 0.3}
+    assert {row.schedule for row in metrics.schedules} == {"one_cycle", "cosine_restarts"}
+    assert metrics.device_gap is not None and metrics.device_gap.same_device.n_images > 0
+
+
+@pytest.mark.slow
 def test_report_is_self_contained_with_every_section_and_one_simulated_note(smoke_run):
     html = (smoke_run / "run1" / "report.html").read_text()
     for title in SECTIONS:

@@ -8,6 +8,7 @@ import pytest
 from camlib.augment import AugmentConfig
 from camlib.claims import _problems, augmentation_claim
 from camlib.datasets import class_names, read_kaggle
+from camlib.metrics import majority_chance
 from camlib.outcomes import outcome_from_predictions
 from camlib.rundata import zoo_root
 from camlib.settings import resolve
@@ -63,7 +64,8 @@ def test_a_model_that_stays_at_chance_is_flagged_and_its_claims_not_testable(toy
     frozen = TrainConfig(epochs=1, batch_size=8, crops_per_image=4, lr=0.0, lr_min=0.0, schedule="constant",
                          weights="none", augment=AugmentConfig(crop=48), val_fraction=0.0)
     result = train(train_records, classes, frozen, tmp_path / "lr0", eval_records=test, progress=False)
-    summary_row = summarise("main model", "main", result, frozen, len(classes), len(train_records))
+    summary_row = summarise("main model", "main", result, frozen, len(classes), len(train_records),
+                            chance=majority_chance([r.camera for r in test]))
     assert not summary_row.learned and "did not learn" in summary_row.problem()
     assert summary_row.final_train_loss > 0.85 * summary_row.chance_loss
     good = summary_row.model_copy(update={"learned": True, "seed": 1})

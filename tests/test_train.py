@@ -207,3 +207,49 @@ def test_ddp_two_cpu_processes(toy_cameras, tmp_path):
     # each rank sees half of the 18 training images: 9 images / 2 per step = 4 steps (drop_last)
     assert "steps 4" in out.stdout
     assert load_checkpoint(tmp_path / "run" / "final.pt")["epoch"] == 1
+
+
+
+def _norm_stats(model) -> dict:
+    return {k: v for k, v in model.state_dict().items() if "running_" in k}
+
+
+def test_averaging_identical_checkpoints_gives_the_single_checkpoint_back(toy_cameras, tmp_path):
+    """Batch norm re-estimated after averaging: k copies of one checkpoint predict as that checkpoint re-estimated
+    the same way, although its stored running statistics (momentum 0.01, never recalibrated here) are far off."""
+    import shutil
+    from camlib.infer import TTAConfig, predict_records
+    from camlib.train import average_checkpoints, average_into, recalibrate_batchnorm, training_crops
+    train_records, test_records, classes = toy_records(toy_cameras)
+    result = train(train_records, classes, small_config(epochs=1, precise_bn_batches=0), tmp_path / "run", progress=False)
+    copies = [shutil.copy(result.checkpoint, tmp_path / f"copy{k}.pt") for k in range(3)]
+    crops = small_config(epochs=1, precise_bn_batches=2)  # the same crops; 2 batches re-estimate the statistics
+    averaged = load_model(result.checkpoint, classes)
+    average_checkpoints(averaged, copies, training_crops(train_records, classes, crops))
+    single = load_model(result.checkpoint, classes)
+    stored = {k: v.clone() for k, v in _norm_stats(single).items()}
+    recalibrate_batchnorm(single, training_crops(train_records, classes, crops), 2, 2, torch.device("cpu"), crops)
+    for name, value in single.state_dict().items():
+        if value.is_floating_point():
+            assert torch.allclose(averaged.state_dict()[name], value, rtol=1e-4, atol=1e-5), name
+    assert any(not torch.allclose(stored[k], v, rtol=1e-2) for k, v in _norm_stats(single).items())  # a real change
+    tta = TTAConfig(crop=48, crops="center", transforms="none")
+    a, b = (predict_records(m, test_records, classes, tta, progress=False) for m in (averaged, single))
+    assert list(a.pred) == list(b.pred)
+    plain = load_model(result.checkpoint, classes)  # averaging alone keeps the stored, stale statistics
+    average_into(plain, copies)
+    assert all(torch.allclose(stored[k], v, rtol=1e-5) for k, v in _norm_stats(plain).items())
+
+
+def test_training_with_weight_averaging_re_estimates_batch_norm(toy_cameras, tmp_path):
+    from camlib.train import average_into, recalibrate_batchnorm, training_crops
+    train_records, _, classes = toy_records(toy_cameras)
+    config = small_config(epochs=2, average_last=2, precise_bn_batches=2)
+    result = train(train_records, classes, config, tmp_path / "run", progress=False)
+    expected = load_model(result.checkpoint, classes)
+    average_into(expected, [tmp_path / "run" / f"epoch{e}.pt" for e in (1, 2)])
+    recalibrate_batchnorm(expected, training_crops(train_records, classes, config), 2, 2, torch.device("cpu"), config)
+    final = load_model(result.checkpoint, classes)
+    for name, value in _norm_stats(expected).items():
+        if value.is_floating_point():
+            assert torch.allclose(final.state_dict()[name], value, rtol=1e-4, atol=1e-5), name

@@ -7,10 +7,11 @@ from .baseline import BaselineResult, baseline
 from .core import ModelSummary, Run, cached, load, setup
 from .crop_size import CropSizeResult, crop_size
 from .device_folds import DeviceFoldResult, device_folds
+from .device_gap import DeviceGapResult, device_gap
 from .exploration import ExplorationResult, exploration
 from .inference import InferenceResult, inference
 from .robustness import RobustnessResult, robustness
-from .study_models import StudyResult, architectures, train_size
+from .study_models import StudyResult, architectures, label_noise, schedules, train_size
 from .training import TrainingResult, training
 from .manipulation_head import ManipulationHeadResult, manipulation_head
 from .averaging import AveragingResult, averaging
@@ -21,8 +22,8 @@ from .metric import MetricResult, metric
 from .open_set import OpenSetResult, open_set
 from .questions import Finding, switch_hint
 
-__all__ = ["AveragingResult", "BalancedResult", "BaselineResult", "CropSizeResult", "DeviceFoldResult", "ExplorationResult", "Finding",
+__all__ = ["AveragingResult", "BalancedResult", "BaselineResult", "CropSizeResult", "DeviceFoldResult", "DeviceGapResult", "ExplorationResult", "Finding",
            "InferenceResult", "ManipulationHeadResult", "MetricResult", "ModelSummary", "OpenSetResult", "PseudoLabelResult",
            "RobustnessResult", "Run", "SaliencyResult", "StudyResult", "TrainingResult", "architectures", "averaging",
-           "balanced", "baseline", "cached", "crop_size", "device_folds", "exploration", "inference", "load", "manipulation_head", "metric",
+           "balanced", "baseline", "cached", "crop_size", "device_folds", "device_gap", "label_noise", "schedules", "exploration", "inference", "load", "manipulation_head", "metric",
            "open_set", "pseudo_labels", "robustness", "saliency", "setup", "switch_hint", "train_size", "training"]

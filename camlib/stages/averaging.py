@@ -1,4 +1,4 @@
-"""Chapter 10: the last checkpoint, the average of the last k epochs' weights, and the seeds' ensemble."""
+"""Chapter 10: the last checkpoint, the mean of the last k epochs' weights (batch norm re-estimated), the ensemble."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -7,8 +7,8 @@ from pydantic import BaseModel
 
 from ..infer import predict_records
 from ..outcomes import Outcome, difference, outcome_from_predictions
-from ..train import average_into, load_model
-from .core import Run, cached, model_key
+from ..train import average_checkpoints, load_model, training_crops
+from .core import Run, cached, model_job, model_key
 from .inference import inference
 from .questions import Finding, finding, gated, switched_on
 from .study_models import main_as_study
@@ -32,7 +32,7 @@ def averaging(run: Run) -> AveragingResult | None:
     seeds, k = settings.study_seeds, settings.average_epochs
     key = {"main": [model_key(c, run) for c in main_configs(run).values()], "k": k,
            "tta": settings.tta_config().to_dict(), "study_tta": settings.tta_config("study").to_dict(),
-           "test": data.key(data.test)}
+           "test": data.key(data.test), "batchnorm": "re-estimated on training crops after averaging"}
 
     def compute():
         last = main_as_study(run).outcome
@@ -44,7 +44,8 @@ def averaging(run: Run) -> AveragingResult | None:
                 missing.append(seed)
                 continue
             model = load_model(folder / "final.pt", data.classes)
-            average_into(model, epochs)
+            job = model_job(run, "main", main_configs(run)[seed])
+            average_checkpoints(model, epochs, training_crops(job.records, job.classes, job.config))
             tables[seed] = predict_records(model.eval(), data.test, data.classes, settings.tta_config("study"),
                                            progress=run.progress, desc=f"averaged weights, seed {seed}")
         averaged = outcome_from_predictions(f"mean of the last {k} epochs' weights", data.classes, tables, root=data.root) \

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ValidationError
 from ..rundata import RunData, load_data
 from ..runs import environment, params_hash, read_json, write_json
 from ..settings import Settings, SettingsError, check_names, resolve
+from ..metrics import majority_chance
 from ..stats import wilson
 from ..train import TrainConfig, TrainResult, train
 
@@ -42,7 +43,8 @@ class Run:
 
     @property
     def chance(self) -> float:
-        return 1 / len(self.data.classes)
+        """Chance level of the labelled test images: the share of their most frequent camera."""
+        return majority_chance([r.camera for r in self.data.test if r.camera in self.data.classes])
 
 
 def notebook_parameters(namespace: dict) -> dict:
@@ -148,7 +150,8 @@ class ModelSummary(BaseModel):
     train_minutes: float
     crops_per_s: float
     chance_loss: float  # ln(number of cameras): the loss of a model that knows nothing
-    learned: bool  # final training loss well below chance_loss and accuracy clearly above chance
+    chance: float | None = None  # the test-device images' majority-camera share: the accuracy of always answering it
+    learned: bool  # final training loss well below chance_loss and test accuracy clearly above `chance`
     cycle_gain: float | None = None  # test accuracy at the end of the last LR cycle minus the end of the one before
     # (one-cycle main models: weighted accuracy trained twice as long minus this, from convergence.json)
     plateaued: bool | None = None  # cycle_gain below PLATEAU_GAIN (None: not measured)
@@ -172,8 +175,9 @@ def _finite(value) -> float | None:
 
 
 def summarise(label: str, role: str, result: TrainResult, config: TrainConfig, n_classes: int, n_train: int,
-              images_per_class: int | None = None) -> ModelSummary:
-    """ModelSummary of a finished training run."""
+              images_per_class: int | None = None, *, chance: float) -> ModelSummary:
+    """ModelSummary of a finished training run; `chance`: the majority-camera share of the test-device images its
+    curve was scored on (metrics.majority_chance)."""
     history = result.history
     last = history.iloc[-1]
     chance_loss = math.log(n_classes)
@@ -182,7 +186,7 @@ def summarise(label: str, role: str, result: TrainResult, config: TrainConfig, n
     n_eval = int(evaluated.test_images.iloc[-1]) if "test_images" in evaluated and len(evaluated) else 0
     above_chance = True
     if accuracy is not None and n_eval:
-        above_chance = wilson(accuracy * n_eval, n_eval)[0] > 1 / n_classes
+        above_chance = wilson(accuracy * n_eval, n_eval)[0] > chance
     learned = bool(last.train_loss < LEARNED_LOSS_FRACTION * chance_loss and above_chance)
     cycle_ends = _cycle_end_accuracies(history, config)
     gain = cycle_ends[-1] - cycle_ends[-2] if len(cycle_ends) >= 2 else None
@@ -195,7 +199,8 @@ def summarise(label: str, role: str, result: TrainResult, config: TrainConfig, n
                         eval_crops=config.eval_crops,
                         final_train_loss=float(last.train_loss), final_train_accuracy=float(last.train_accuracy),
                         train_minutes=float(history.train_seconds.sum() / 60),
-                        crops_per_s=float(history.images_per_s.mean()), chance_loss=chance_loss, learned=learned,
+                        crops_per_s=float(history.images_per_s.mean()), chance_loss=chance_loss,
+                        chance=_finite(chance), learned=learned,
                         cycle_gain=gain, plateaued=None if gain is None else bool(gain < PLATEAU_GAIN), curve=curve,
                         checkpoint=str(result.checkpoint))
 

@@ -1,4 +1,4 @@
-"""Chapter 1: what the data holds, per camera: frames, sizes, EXIF, JPEG quality, unreadable files, residuals."""
+"""Chapter 1: what the data holds, per camera: frames, scene types, sizes, EXIF, JPEG quality, unreadable files, residuals."""
 from __future__ import annotations
 
 import os
@@ -6,6 +6,7 @@ import os
 from pydantic import BaseModel
 
 from .. import explore
+from ..datasets import scene_counts, series_id
 from ..settings import REPO_ROOT
 from .core import Run, cached
 
@@ -36,6 +37,16 @@ class ResidualRow(BaseModel):
     corr_RB: float
 
 
+class SceneCount(BaseModel):
+    """Photos of one camera and device, on one side of the split, of one scene type."""
+
+    split: str  # train | test
+    camera: str
+    device: str
+    scene: str  # flatfield | natural | unknown (no folder names the scene type)
+    count: int
+
+
 class ExplorationResult(BaseModel):
     data_name: str  # the data folder, relative to the repository (never an absolute path of the machine)
     simulated: bool
@@ -50,6 +61,18 @@ class ExplorationResult(BaseModel):
     excluded_cameras: dict[str, int]
     images: list[ImageRow]
     residuals: list[ResidualRow]
+    scenes: list[SceneCount] = []  # train and labelled test photos per camera, device and scene type
+    n_test_series: int | None = None  # independent photo series among the labelled test images (the bootstrap's unit)
+
+    def scene_table(self):
+        """Photos per side, camera and device (rows) and scene type (columns)."""
+        import pandas as pd
+        frame = pd.DataFrame([s.model_dump() for s in self.scenes], columns=list(SceneCount.model_fields))
+        table = frame.pivot_table(index=["split", "camera", "device"], columns="scene", values="count", aggfunc="sum",
+                                  fill_value=0)
+        table = table.reset_index().rename_axis(columns=None)
+        order = table.split != "train"  # training side first
+        return table.assign(_test=order).sort_values(["_test", "camera", "device"]).drop(columns="_test").reset_index(drop=True)
 
     def frame(self):
         import pandas as pd
@@ -67,7 +90,7 @@ def exploration(run: Run) -> ExplorationResult:
     """Chapter 1's stage (cached): the per-image table and residual statistics of the run's data."""
     settings, data = run.settings, run.data
     per_camera = 6 if settings.profile == "smoke" else 12
-    key = {"data": data.key(), "residuals_per_camera": per_camera, "version": 2}
+    key = {"data": data.key(), "residuals_per_camera": per_camera, "version": 3}
 
     def compute():
         table = explore.image_table(data.train + data.test + data.test_unlabelled, progress=run.progress)
@@ -82,7 +105,9 @@ def exploration(run: Run) -> ExplorationResult:
                                  classes=data.classes, n_train=len(data.train), n_test=len(data.test),
                                  n_test_unlabelled=len(data.test_unlabelled), test_is_holdout=data.test_is_holdout,
                                  split_by_device=data.split_by_device, bad_files=bad, camera_splits=data.camera_splits,
-                                 excluded_cameras=data.excluded_cameras, images=rows, residuals=residuals)
+                                 excluded_cameras=data.excluded_cameras, images=rows, residuals=residuals,
+                                 scenes=[SceneCount(**row) for row in scene_counts(data.train + data.test)],
+                                 n_test_series=len({series_id(_relative(r.path, data.root), r.camera) for r in data.test}))
 
     return cached(run, "exploration", key, compute, ExplorationResult)
 

@@ -8,7 +8,7 @@ from scipy.stats import kendalltau
 
 from ..manipulations import CHALLENGE_MANIPULATIONS
 from ..outcomes import Outcome
-from ..stats import Estimate, bootstrap, paired_difference
+from ..stats import Estimate, paired_difference
 from .baseline import baseline
 from .core import Run, cached
 from .inference import inference
@@ -33,15 +33,29 @@ class MetricResult(BaseModel):
 
 def metric_values(outcome: Outcome) -> dict[str, Estimate | None]:
     """Every metric of one outcome, each with its 95% interval."""
-    correct, manipulated = outcome.correct(), outcome.manipulated()
+    manipulated = outcome.manipulated()
     names = np.asarray(outcome.manipulations, dtype=object)[outcome.readable]
-    values = {"weighted": bootstrap(correct, outcome.weights()), "plain": bootstrap(correct),
-              "unaltered": bootstrap(correct[:, ~manipulated]) if (~manipulated).any() else None,
-              "manipulated": bootstrap(correct[:, manipulated]) if manipulated.any() else None}
+    values = {"weighted": outcome.accuracy(weighted=True), "plain": outcome.accuracy(),
+              "unaltered": outcome.accuracy(~manipulated), "manipulated": outcome.accuracy(manipulated)}
     for name in CHALLENGE_MANIPULATIONS:
-        mask = names == name
-        values[name] = bootstrap(correct[:, mask]) if mask.any() else None
+        values[name] = outcome.accuracy(names == name)
     return values
+
+
+def weighting_finding(main: Outcome) -> Finding:
+    """Weighted minus plain accuracy of the main model; not testable without both halves (e.g. real photos, which
+    are all unaltered: the two accuracies are then one number and their difference is zero by construction)."""
+    correct, weights, manipulated = main.correct(), main.weights(), main.manipulated()
+    scale = len(weights) / weights.sum()  # weighted accuracy = mean of (weight x correct) x scale
+    diff = paired_difference(correct * weights * scale, correct, groups=main.series())
+    claim = ("The challenge's weighting (unaltered 0.7, manipulated 0.3) scores a model higher than plain accuracy "
+             "(unaltered images are easier)")
+    test = f"{main.label}: weighted minus plain accuracy, same {diff.n_images} images and seeds"
+    missing = "manipulated" if not manipulated.any() else "unaltered" if manipulated.all() else ""
+    if missing:
+        return finding("metric", claim, test, None, "greater", blocked=f"no {missing} test photo among the "
+                       f"{diff.n_images} scored: weighted and plain accuracy are the same number by construction")
+    return finding("metric", claim, test, diff, "greater")
 
 
 def _variants(run: Run) -> dict[str, Outcome]:
@@ -84,14 +98,7 @@ def metric(run: Run) -> MetricResult | None:
                 agreement[name] = None
             if usable:
                 top[name] = rows[max(usable, key=lambda i: scores[i])].variant
-        main = next(iter(variants.values()))
-        correct, weights = main.correct(), main.weights()
-        scale = len(weights) / weights.sum()  # weighted accuracy = mean of (weight x correct) x scale
-        diff = paired_difference(correct * weights * scale, correct)
-        findings = [finding("metric", "The challenge's weighting (unaltered 0.7, manipulated 0.3) scores a model higher "
-                            "than plain accuracy (unaltered images are easier)",
-                            f"{main.label}: weighted minus plain accuracy, same {diff.n_images} images and seeds",
-                            diff, "greater")]
+        findings = [weighting_finding(next(iter(variants.values())))]
         return MetricResult(rows=rows, rank_agreement=agreement, top=top, findings=gated(run, findings))
 
     return cached(run, "metric", key, compute, MetricResult)

@@ -19,6 +19,8 @@ class StudyVariant(BaseModel):
     weights: str
     images_per_class: int | None  # None: the whole training device
     is_main: bool  # the main model itself (shared with chapter 2)
+    label_noise: float | None = None  # share of training photos with a wrong camera (label-noise study)
+    schedule: str | None = None  # learning-rate schedule (schedule study)
     models: list[ModelSummary]
     outcome: Outcome
 
@@ -125,3 +127,49 @@ def architectures(run: Run) -> StudyResult:
                            tta_config=settings.tta_config("study").to_dict(), variants=variants)
 
     return cached(run, "architectures", key, compute, StudyResult)
+
+
+def label_noise(run: Run) -> StudyResult | None:
+    """The label-noise study (chapter 6): the recipe with a share of training photos labelled as another camera,
+    against the main model (0%), at the same number of steps; None when `label_noise_levels` is empty."""
+    settings, data = run.settings, run.data
+    if not settings.label_noise_levels:
+        return None
+    plan = {level: studies.noisy_labels(data.train, data.classes, level, settings.seed) for level in settings.label_noise_levels}
+    key = {"plan": {level: [model_key(c, run, records) for c in _study_configs(run).values()] for level, records in plan.items()},
+           "main": [model_key(c, run) for s, c in main_configs(run).items() if s in settings.study_seeds],
+           "tta": settings.tta_config("study").to_dict(), "test": data.key(data.test)}
+
+    def compute():
+        variants = [_relabelled(main_as_study(run), "0% wrong labels (main model)", label_noise=0.0)]
+        for level, records in plan.items():
+            variant = _variant(run, f"noise{round(100 * level)}", f"{level:.0%} wrong labels", _study_configs(run), records)
+            variants.append(variant.model_copy(update={"label_noise": level}))
+        return StudyResult(study_epochs=settings.epochs, seeds=settings.study_seeds,
+                           tta_config=settings.tta_config("study").to_dict(), variants=variants)
+
+    return cached(run, "label_noise", key, compute, StudyResult)
+
+
+OTHER_SCHEDULE = {"cosine_restarts": "one_cycle", "one_cycle": "cosine_restarts"}
+
+
+def schedules(run: Run) -> StudyResult | None:
+    """The schedule study (chapter 2): the recipe with cosine restarts and with one cycle, the same epochs and
+    seeds; None when `schedule_study` is off or the main schedule has no counterpart."""
+    settings, data = run.settings, run.data
+    other = OTHER_SCHEDULE.get(settings.schedule)
+    if not settings.schedule_study or other is None:
+        return None
+    configs = _study_configs(run, schedule=other)
+    key = {"other": [model_key(c, run) for c in configs.values()],
+           "main": [model_key(c, run) for s, c in main_configs(run).items() if s in settings.study_seeds],
+           "tta": settings.tta_config("study").to_dict(), "test": data.key(data.test)}
+
+    def compute():
+        main = _relabelled(main_as_study(run), f"{settings.schedule} (main model)", schedule=settings.schedule)
+        variant = _variant(run, f"schedule-{other}", other, configs, data.train).model_copy(update={"schedule": other})
+        return StudyResult(study_epochs=settings.epochs, seeds=settings.study_seeds,
+                           tta_config=settings.tta_config("study").to_dict(), variants=[main, variant])
+
+    return cached(run, "schedules", key, compute, StudyResult)

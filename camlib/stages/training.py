@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
+from ..metrics import majority_chance
 from ..train import load_model
 from ..parallel import train_many
 from .core import ModelSummary, Run, cached, model_job, model_key, summarise
@@ -25,7 +26,8 @@ def train_replicates(run: Run, role: str, label: str, configs: dict, records=Non
     records = data.train if records is None else records
     jobs = [model_job(run, role, config, records, eval_records) for config in configs.values()]
     results = train_many(jobs, run.settings.train_processes, progress=run.progress, desc=label)
-    return [summarise(label, role, result, job.config, len(data.classes), len(records), images_per_class)
+    return [summarise(label, role, result, job.config, len(data.classes), len(records), images_per_class,
+                      chance=majority_chance([r.camera for r in job.eval_records if r.camera in data.classes]))
             for result, job in zip(results, jobs)]
 
 
