@@ -49,6 +49,7 @@ def run_variant(name: str, equalize: tuple, args):
 
 
 def markdown(result, ablation_table) -> str:
+    from camlib.zoo_ablation import MARGIN
     table = ablation_table(result)
     lines = ["| " + " | ".join(table.columns) + " |", "|" + "---|" * len(table.columns)]
     lines += ["| " + " | ".join(str(v) for v in row) + " |" for row in table.itertuples(index=False)]
@@ -64,7 +65,7 @@ def markdown(result, ablation_table) -> str:
         f"({recipe}), training seed{'s' if len(result.seeds) > 1 else ''} {', '.join(map(str, result.seeds))}, "
         f"scored with its TTA ({result.tta}). Intervals: 95%, bootstrap over test images; changes are paired over the "
         f"same images. Chance (majority camera of the test images): {result.chance:.3f}. A change inside "
-        "±3 points counts as none only when its whole interval lies inside.",
+        f"±{100 * MARGIN:.0f} points counts as none only when its whole interval lies inside.",
         "",
         *lines,
         "",

@@ -7,10 +7,10 @@ from pydantic import BaseModel, Field, ValidationError
 
 from .runs import read_json
 from .settings import REPO_ROOT
-from .stats import Estimate
+from .stats import EQUIVALENCE_MARGIN, Estimate
 
 FILE = REPO_ROOT / "benchmarks" / "zoo_ablation.json"
-MARGIN = 0.03  # accuracy points (as a fraction) within which a change counts as none: issue 20's equivalence margin
+MARGIN = EQUIVALENCE_MARGIN  # a change inside it counts as none (only when its whole interval lies inside)
 
 
 class AblationRow(BaseModel):
