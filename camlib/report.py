@@ -11,6 +11,7 @@ import jinja2
 from . import tables
 from .settings import Settings
 from .summary import Metrics
+from .zoo.cameras import camera_label
 
 TEMPLATE = Path(__file__).with_name("templates") / "report.md.j2"
 NBCONVERT_TEMPLATES = Path(__file__).with_name("templates") / "nbconvert"
@@ -23,6 +24,7 @@ def _environment() -> jinja2.Environment:
     env.filters["pts"] = tables.points
     env.filters["pct"] = lambda value: "–" if value is None else f"{100 * value:.1f}%"
     env.filters["num"] = lambda value, digits=3: "–" if value is None else f"{value:.{digits}f}"
+    env.filters["camera"] = camera_label  # zoo class names as a reader sees them; real camera names unchanged
     return env
 
 

@@ -14,11 +14,12 @@ import cv2
 import numpy as np
 import pandas as pd
 import pytest
-from PIL import Image
+from PIL import Image, JpegImagePlugin
 
 from camlib import datasets, manipulations
 from camlib.io import estimate_jpeg_quality, read_image, read_info
-from camlib.zoo import DEFAULT_DIFFICULTY, DIFFICULTIES, MODEL_NAMES, PROFILES, build_zoo, camera_models
+from camlib.zoo import (DEFAULT_DIFFICULTY, DIFFICULTIES, EQUALIZE_FAMILIES, MODEL_NAMES, PROFILES, CameraModel, build_zoo,
+                        camera_devices, camera_label, camera_models, camera_table, describe_difficulty, difficulty_table)
 from camlib.zoo.build import CROP, crop_side, crop_window, manipulate
 from camlib.zoo.writer import EXIF_MAKE
 
@@ -29,6 +30,10 @@ TINY = {"n_models": 3, "train_per_model": 1, "test_frames": 4}
 def file_hashes(root: Path) -> dict[str, str]:
     return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
             for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def image_names(hashes: dict[str, str]) -> list[str]:
+    return [name for name in hashes if name.endswith((".jpg", ".tif"))]
 
 
 def image_hashes(hashes: dict[str, str]) -> set[str]:
@@ -80,6 +85,14 @@ def test_kaggle_layout_and_label_files(smoke_zoo):
     manifest = json.loads((smoke_zoo / "zoo.json").read_text())
     assert manifest["counts"]["train"] == 10 * profile["train_per_model"]
     assert [m["name"] for m in manifest["models"]] == list(MODEL_NAMES)
+
+
+def test_neutral_names_sort_in_camera_order_and_labels_name_the_challenge_class():
+    assert list(MODEL_NAMES) == sorted(MODEL_NAMES) == [f"Zoo-{i:02d}" for i in range(1, 11)]
+    assert all(name.replace("-", "").isalnum() for name in MODEL_NAMES)  # plain folder names
+    assert camera_label("Zoo-06") == "Zoo camera 6 (after Motorola Nexus 6)"
+    assert camera_label("Zoo-12") == "Zoo camera 12"
+    assert camera_label("Nikon_D70") == "Nikon_D70"
 
 
 def test_read_kaggle_reads_the_zoo_with_labels(smoke_zoo):
@@ -167,7 +180,7 @@ def test_bad_parameters_raise_value_error(tmp_path, kwargs, message):
 def test_camera_models_are_deterministic_and_difficulty_scales_their_differences():
     assert camera_models(10, "subtle", 0) == camera_models(10, "subtle", 0)
     assert camera_models(10, "subtle", 0) != camera_models(10, "subtle", 1)
-    assert [m.name for m in camera_models(12)][-2:] == ["Virtual-Camera-11", "Virtual-Camera-12"]
+    assert [m.name for m in camera_models(12)][-3:] == ["Zoo-10", "Zoo-11", "Zoo-12"]
     spread = {d: np.std([m.sharpen_amount for m in camera_models(10, d)]) for d in DIFFICULTIES}
     assert spread["distinct"] > spread["subtle"] > spread["very_subtle"] > 0
     subtle = camera_models(10, "subtle")
@@ -224,3 +237,76 @@ def test_scene_dir_photos_and_no_torch(tmp_path):
     code = "import sys, camlib.zoo, camlib.zoo.pipeline, camlib.zoo.build; print('torch' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "False"
+
+
+# The CameraModel fields each trace family covers: written out here, independently of the implementation.
+FAMILY_FIELDS = {
+    "jpeg": ("jpeg_quality", "jpeg_subsampling"),
+    "cfa": ("cfa", "demosaic"),
+    "colour": ("crosstalk", "sensor_matrix", "wb_bias", "ccm", "ccm_saturation", "ccm_hue_deg", "exposure_target",
+               "tone_gamma", "tone_shoulder"),
+    "noise": ("full_well", "read_noise", "raw_bits"),
+    "isp": ("psf_sigma", "denoise_luma", "denoise_chroma_sigma", "sharpen_amount", "sharpen_radius"),
+}
+
+
+@pytest.mark.parametrize("family", sorted(FAMILY_FIELDS))
+def test_equalize_makes_one_family_the_same_for_every_camera_and_keeps_the_others(family):
+    assert set(FAMILY_FIELDS) == set(EQUALIZE_FAMILIES)
+    base, equal = camera_models(10, "distinct", 0), camera_models(10, "distinct", 0, equalize=(family,))
+    for field in FAMILY_FIELDS[family]:
+        assert len({repr(getattr(m, field)) for m in base}) > 1, f"{field} already equal without equalize"
+        assert len({repr(getattr(m, field)) for m in equal}) == 1, f"{field} still differs between cameras"
+    for field in set(CameraModel.__dataclass_fields__) - set(FAMILY_FIELDS[family]):
+        assert [getattr(m, field) for m in equal] == [getattr(m, field) for m in base], field
+    pairs = [camera_devices(m, i, 0, (family,)) for i, m in enumerate(equal)]
+    base_pairs = [camera_devices(m, i, 0) for i, m in enumerate(base)]
+    devices = [d for pair in pairs for d in pair]
+    assert [d.pattern_seed for pair in pairs for d in pair] == [d.pattern_seed for pair in base_pairs for d in pair]
+    if family == "noise":  # every unit alike, except its own PRNU pattern
+        assert len({(d.prnu_std, d.hot_pixels_per_mp, d.read_noise, d.full_well) for d in devices}) == 1
+    else:
+        assert len({d.prnu_std for d in devices}) > 1
+    assert camera_models(10, "distinct", 0, equalize=()) == base
+    with pytest.raises(ValueError, match="unknown trace family"):
+        camera_models(10, "distinct", 0, equalize=("lens",))
+
+
+def test_equalized_zoo_files_share_the_jpeg_settings_and_the_default_zoo_is_unchanged(tmp_path):
+    default = build_zoo(tmp_path / "default", "smoke", seed=2, workers=1, **TINY)
+    explicit = build_zoo(tmp_path / "explicit", "smoke", seed=2, workers=1, equalize=(), **TINY)
+    assert file_hashes(default) == file_hashes(explicit)
+    assert "equalize" not in json.loads((default / "zoo.json").read_text())["params"]
+    assert len({(m.jpeg_quality, m.jpeg_subsampling) for m in camera_models(3, DEFAULT_DIFFICULTY, 2)}) > 1
+
+    equal = build_zoo(tmp_path / "equal", "smoke", seed=2, workers=1, equalize=("jpeg",), **TINY)
+    assert json.loads((equal / "zoo.json").read_text())["params"]["equalize"] == ["jpeg"]
+    stored = set()
+    for path in sorted((equal / "train").rglob("*.jpg")):
+        with Image.open(path) as image:
+            stored.add((estimate_jpeg_quality(image.quantization[0]), JpegImagePlugin.get_sampling(image)))
+    assert len(stored) == 1
+    # the same scenes, crops and manipulations: only the cameras whose JPEG settings changed give other images
+    labels = pd.read_csv(equal / "test_labels.csv")
+    assert labels.equals(pd.read_csv(default / "test_labels.csv"))
+    changed = {a.name for a, b in zip(camera_models(3, DEFAULT_DIFFICULTY, 2), camera_models(3, DEFAULT_DIFFICULTY, 2, ("jpeg",)))
+               if (a.jpeg_quality, a.jpeg_subsampling) != (b.jpeg_quality, b.jpeg_subsampling)}
+    assert changed
+    camera_of = {f"test/{f}": c for f, c in zip(labels.fname, labels.camera)}
+    before, after = file_hashes(default), file_hashes(equal)
+    for name in image_names(before):
+        camera = camera_of.get(name) or Path(name).parent.name
+        assert (before[name] != after[name]) == (camera in changed), name
+
+
+def test_camera_table_lists_every_camera_with_its_parameters_and_the_difficulties_in_words():
+    table = camera_table("distinct")
+    assert list(table.camera) == [camera_label(name) for name in MODEL_NAMES]
+    models = camera_models(10, "distinct", 0)
+    assert list(table.CFA) == [m.cfa for m in models] and list(table.demosaicing) == [m.demosaic for m in models]
+    assert table["JPEG (quality, subsampling)"].nunique() > 1
+    assert camera_table("distinct", equalize=("jpeg",))["JPEG (quality, subsampling)"].nunique() == 1
+    assert list(difficulty_table().difficulty) == list(DIFFICULTIES)
+    for name, knobs in DIFFICULTIES.items():
+        text = describe_difficulty(name)
+        assert f"{100 * knobs.spread:.0f}%" in text and f"{knobs.jpeg_quality[0]}-{knobs.jpeg_quality[1]}" in text

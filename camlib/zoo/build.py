@@ -19,14 +19,15 @@ from tqdm import tqdm
 from .. import manipulations
 from . import pipeline, scenes
 from .cameras import (DEFAULT_DIFFICULTY, CameraModel, Device, camera_devices, camera_models, check_difficulty,
-                      frame_shape)
+                      check_equalize, frame_shape)
 from .writer import atomic_write_bytes, camera_jpeg, decode, read_json, tiff_bytes, write_csv, write_json
 
-ZOO_VERSION = "1"
+ZOO_VERSION = "2"  # 2: neutral camera names (Zoo-01 ...)
 CROP = 512  # the challenge's test crops
 WINDOW_MARGIN = 32  # pixels simulated around a test crop so that no filter sees the window's edge
 JPEG_MCU = 16  # test windows start on the frame's 16x16 MCU grid, so JPEG blocks fall as in the full frame
 MANIFEST = "zoo.json"
+DESCRIPTIVE_MODULES = {"describe.py"}  # they only describe the zoo to a reader: editing them must not rebuild it
 ZOO_ENTRIES = {"train", "test", "test_labels.csv", "sample_submission.csv", MANIFEST}
 
 # Profile settings: n_models, training frames per model (device 1), test frames in all (device 2,
@@ -214,13 +215,14 @@ def code_fingerprint() -> str:
     """Hash of the zoo's source and of camlib.manipulations: a cached zoo made by other code is rebuilt."""
     import hashlib
     digest = hashlib.sha256()
-    sources = sorted(Path(__file__).parent.glob("*.py")) + [Path(manipulations.__file__)]
+    sources = [p for p in sorted(Path(__file__).parent.glob("*.py")) if p.name not in DESCRIPTIVE_MODULES]
+    sources.append(Path(manipulations.__file__))
     for source in sources:
         digest.update(source.name.encode() + source.read_bytes())
     return digest.hexdigest()[:16]
 
 
-def zoo_manifest(settings, profile, seed, difficulty, models, devices, tasks, scene_dir, scene_files) -> dict:
+def zoo_manifest(settings, profile, seed, difficulty, models, devices, tasks, scene_dir, scene_files, equalize=()) -> dict:
     """Everything the zoo's bytes depend on, plus counts: equal manifests mean an identical dataset."""
     test = [t for t in tasks if t.role == "test"]
     manifest = {
@@ -241,6 +243,8 @@ def zoo_manifest(settings, profile, seed, difficulty, models, devices, tasks, sc
             "test_per_model": {m.name: sum(t.model_index == i for t in test) for i, m in enumerate(models)},
         },
     }
+    if equalize:  # only then: the manifest of a zoo without it stays as it was
+        manifest["params"]["equalize"] = list(equalize)
     return manifest
 
 
@@ -324,7 +328,7 @@ def _render_all(tasks, context, workers: int) -> tuple[float, int]:
 
 
 def build_zoo(out_dir, profile: str = "cpu", seed: int = 0, difficulty: str = DEFAULT_DIFFICULTY, workers: int | None = None,
-              scene_dir=None, **overrides) -> Path:
+              scene_dir=None, equalize=(), **overrides) -> Path:
     """Build (or reuse) the simulated camera zoo under `out_dir` in the Kaggle layout and return its path.
 
     Output: train/<Model>/<Model>_<i>.jpg (device 1), test/img_<id>_{unalt,manip}.tif (device 2, 512x512),
@@ -332,9 +336,11 @@ def build_zoo(out_dir, profile: str = "cpu", seed: int = 0, difficulty: str = DE
     requested parameters is returned untouched; otherwise it is rebuilt in a temporary folder and swapped in.
     `overrides` change profile settings (n_models, train_per_model, test_frames, megapixels). The bytes depend
     on the parameters only, not on `workers` (default: all cores). Workers come from a fork server, so a
-    script that calls this with workers > 1 needs the usual `if __name__ == "__main__":` guard."""
+    script that calls this with workers > 1 needs the usual `if __name__ == "__main__":` guard. `equalize` names
+    trace families made the same for every camera (cameras.EQUALIZE_FAMILIES; default none)."""
     settings = resolve_profile(profile, overrides)
     check_difficulty(difficulty)
+    equalize = check_equalize(equalize)
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
     seed = int(seed)
@@ -344,10 +350,10 @@ def build_zoo(out_dir, profile: str = "cpu", seed: int = 0, difficulty: str = DE
     out = Path(out_dir).absolute()
     scene_files = scenes.photo_files(scene_dir) if scene_dir is not None else None
 
-    models = camera_models(settings["n_models"], difficulty, seed)
-    devices = [camera_devices(model, index, seed) for index, model in enumerate(models)]
+    models = camera_models(settings["n_models"], difficulty, seed, equalize)
+    devices = [camera_devices(model, index, seed, equalize) for index, model in enumerate(models)]
     tasks = plan_tasks(models, settings, seed)
-    manifest = zoo_manifest(settings, profile, seed, difficulty, models, devices, tasks, scene_dir, scene_files)
+    manifest = zoo_manifest(settings, profile, seed, difficulty, models, devices, tasks, scene_dir, scene_files, equalize)
     manifest = read_json_roundtrip(manifest)
     if read_json(out / MANIFEST) == manifest:
         return out

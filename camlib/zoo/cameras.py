@@ -1,4 +1,4 @@
-"""Virtual camera models and devices: per-model pipeline parameters and the difficulty knobs, in one place."""
+"""Simulated camera models and devices: per-model pipeline parameters and the difficulty knobs, in one place."""
 from __future__ import annotations
 
 import math
@@ -10,7 +10,14 @@ KAGGLE_MODELS = (
     "HTC-1-M7", "iPhone-4s", "iPhone-6", "LG-Nexus-5x", "Motorola-Droid-Maxx",
     "Motorola-Nexus-6", "Motorola-X", "Samsung-Galaxy-Note3", "Samsung-Galaxy-S4", "Sony-NEX-7",
 )
-MODEL_NAMES = tuple(f"Virtual-{name}" for name in KAGGLE_MODELS)
+# The challenge's camera names as a reader knows them: a zoo camera takes the place of one of them as a class, nothing more
+# (its parameters are drawn, not measured on that phone).
+KAGGLE_DISPLAY_NAMES = (
+    "HTC One M7", "iPhone 4s", "iPhone 6", "LG Nexus 5x", "Motorola Droid Maxx",
+    "Motorola Nexus 6", "Motorola X", "Samsung Galaxy Note 3", "Samsung Galaxy S4", "Sony NEX-7",
+)
+# Neutral class (and folder) names; two digits, so that sorting the names keeps the cameras' order.
+MODEL_NAMES = tuple(f"Zoo-{i + 1:02d}" for i in range(len(KAGGLE_MODELS)))
 CFA_PATTERNS = ("RGGB", "BGGR", "GRBG", "GBRG")
 DEMOSAIC_ALGORITHMS = ("bilinear", "malvar2004", "menon2007", "menon2007_refined")
 SUBSAMPLING_NAMES = {0: "4:4:4", 1: "4:2:2", 2: "4:2:0"}  # PIL's `subsampling` codes
@@ -67,6 +74,26 @@ DEFAULT_DIFFICULTY = "distinct"
 DEVICE_PRNU_STD = (0.005, 0.010)  # PRNU gain std, uniform range
 DEVICE_NOISE_JITTER = 0.08  # relative spread of read noise and full well between units
 DEVICE_HOT_PIXELS_PER_MP = (1.0, 6.0)
+
+# Trace families that `equalize` makes the same for every camera (to measure which ones carry a camera's identity):
+# what each fixes. A continuous parameter takes its reference value (the centre of its range), JPEG quality the middle
+# of the difficulty's range, a discrete choice the difficulty's most frequent one (the first on a tie). Every value is
+# still drawn, so the other families keep exactly the values of the zoo without `equalize`.
+EQUALIZE_FAMILIES = {
+    "jpeg": "JPEG quality and chroma subsampling",
+    "cfa": "colour filter layout and demosaicing algorithm",
+    "colour": "colour and tone: sensor crosstalk, white-balance bias, colour matrix, exposure target, tone curve",
+    "noise": "sensor noise: full well, read noise and raw bit depth; each device's PRNU strength, noise jitter and "
+             "hot-pixel rate (its PRNU pattern stays its own)",
+    "isp": "optics blur, denoising and sharpening",
+}
+EQUALIZED_CONTINUOUS = {
+    "colour": ("crosstalk", "wb_bias_red", "wb_bias_blue", "ccm_saturation", "ccm_hue_deg", "exposure_target",
+               "tone_gamma", "tone_shoulder"),
+    "noise": ("full_well", "read_noise"),
+    "isp": ("psf_sigma", "denoise_luma", "denoise_chroma_sigma", "sharpen_amount", "sharpen_radius"),
+}
+EQUALIZED_DISCRETE = {"jpeg": ("subsampling",), "cfa": ("cfa", "demosaic"), "noise": ("raw_bits",)}
 
 
 @dataclass(frozen=True)
@@ -129,9 +156,34 @@ def check_difficulty(difficulty: str) -> DifficultyKnobs:
     return DIFFICULTIES[difficulty]
 
 
+def check_equalize(equalize) -> tuple[str, ...]:
+    """The sorted, distinct family names of `equalize`, or ValueError naming the families."""
+    if isinstance(equalize, str):
+        equalize = (equalize,)
+    families = tuple(sorted(set(equalize)))
+    unknown = [name for name in families if name not in EQUALIZE_FAMILIES]
+    if unknown:
+        raise ValueError(f"unknown trace family {unknown[0]!r} to equalize; choose from {', '.join(EQUALIZE_FAMILIES)}")
+    return families
+
+
+def _most_frequent(choices: tuple):
+    return max(choices, key=choices.count)
+
+
 def model_names(n: int) -> list[str]:
-    """The first n virtual names (mirroring the Kaggle 10), then Virtual-Camera-11, -12, ..."""
-    return [MODEL_NAMES[i] if i < len(MODEL_NAMES) else f"Virtual-Camera-{i + 1}" for i in range(n)]
+    """The class names of an n-camera zoo: Zoo-01, Zoo-02, ..."""
+    return [f"Zoo-{i + 1:02d}" for i in range(n)]
+
+
+def camera_label(name: str) -> str:
+    """A zoo class name as a reader sees it: 'Zoo-06' -> 'Zoo camera 6 (after Motorola Nexus 6)'; other names as given."""
+    prefix, _, number = name.partition("-")
+    if prefix != "Zoo" or not number.isdigit():
+        return name
+    index = int(number) - 1
+    after = f" (after {KAGGLE_DISPLAY_NAMES[index]})" if 0 <= index < len(KAGGLE_DISPLAY_NAMES) else ""
+    return f"Zoo camera {index + 1}{after}"
 
 
 def _even_offsets(rng, n: int) -> np.ndarray:
@@ -165,9 +217,11 @@ def _as_tuple(matrix: np.ndarray) -> tuple:
     return tuple(tuple(round(float(x), 6) for x in row) for row in matrix)
 
 
-def camera_models(n: int = 10, difficulty: str = DEFAULT_DIFFICULTY, seed: int = 0) -> list[CameraModel]:
-    """The n virtual camera models of a zoo; deterministic in (n, difficulty, seed)."""
+def camera_models(n: int = 10, difficulty: str = DEFAULT_DIFFICULTY, seed: int = 0, equalize=()) -> list[CameraModel]:
+    """The n virtual camera models of a zoo; deterministic in (n, difficulty, seed). `equalize` names trace
+    families (EQUALIZE_FAMILIES) to make the same for every model; the others keep their values."""
     knobs = check_difficulty(difficulty)
+    equalize = check_equalize(equalize)
     if not isinstance(n, (int, np.integer)) or n < 2:
         raise ValueError(f"a zoo needs at least 2 camera models, got n={n!r}")
     rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(0x5EED, 1)))
@@ -179,6 +233,13 @@ def camera_models(n: int = 10, difficulty: str = DEFAULT_DIFFICULTY, seed: int =
     discrete = {key: _cycled(rng, getattr(knobs, key), n) for key in ("cfa", "demosaic", "subsampling", "raw_bits")}
     aspects = _cycled(rng, ASPECTS, n)
     size_scale = SIZE_SCALE_RANGE[0] + (SIZE_SCALE_RANGE[1] - SIZE_SCALE_RANGE[0]) * (_even_offsets(rng, n) + 1) / 2
+    for family in equalize:  # after every draw, so that the other families keep their values
+        for key in EQUALIZED_CONTINUOUS.get(family, ()):
+            values[key] = np.full(n, CONTINUOUS[key][0])
+        for key in EQUALIZED_DISCRETE.get(family, ()):
+            discrete[key] = [_most_frequent(getattr(knobs, key))] * n
+        if family == "jpeg":
+            quality = np.full(n, round((low + high) / 2))
 
     models = []
     for i, name in enumerate(model_names(n)):
@@ -201,18 +262,24 @@ def camera_models(n: int = 10, difficulty: str = DEFAULT_DIFFICULTY, seed: int =
     return models
 
 
-def camera_devices(model: CameraModel, model_index: int, seed: int = 0) -> tuple[Device, Device]:
-    """The two units of a model (1 trains, 2 tests): same sensor design, own PRNU and small noise jitter."""
+def camera_devices(model: CameraModel, model_index: int, seed: int = 0, equalize=()) -> tuple[Device, Device]:
+    """The two units of a model (1 trains, 2 tests): same sensor design, own PRNU and small noise jitter.
+    With "noise" in `equalize` every unit gets the same PRNU strength and hot-pixel rate and no jitter."""
+    same = "noise" in check_equalize(equalize)
     devices = []
     for index in (1, 2):
         sequence = np.random.SeedSequence(seed, spawn_key=(0x5EED, 2, model_index, index))
         rng = np.random.default_rng(sequence)
+        prnu_std, read_jitter, well_jitter, hot = (rng.uniform(*DEVICE_PRNU_STD), rng.normal(0, DEVICE_NOISE_JITTER),
+                                                   rng.normal(0, DEVICE_NOISE_JITTER), rng.uniform(*DEVICE_HOT_PIXELS_PER_MP))
+        if same:
+            prnu_std, read_jitter, well_jitter, hot = np.mean(DEVICE_PRNU_STD), 0.0, 0.0, np.mean(DEVICE_HOT_PIXELS_PER_MP)
         devices.append(Device(
             name=f"{model.name}-device{index}", model=model.name, index=index,
-            prnu_std=round(float(rng.uniform(*DEVICE_PRNU_STD)), 5),
-            read_noise=round(model.read_noise * float(np.exp(rng.normal(0, DEVICE_NOISE_JITTER))), 4),
-            full_well=round(model.full_well * float(np.exp(rng.normal(0, DEVICE_NOISE_JITTER))), 1),
-            hot_pixels_per_mp=round(float(rng.uniform(*DEVICE_HOT_PIXELS_PER_MP)), 3),
+            prnu_std=round(float(prnu_std), 5),
+            read_noise=round(model.read_noise * float(np.exp(read_jitter)), 4),
+            full_well=round(model.full_well * float(np.exp(well_jitter)), 1),
+            hot_pixels_per_mp=round(float(hot), 3),
             pattern_seed=int(sequence.generate_state(1, np.uint32)[0]),
         ))
     return devices[0], devices[1]
