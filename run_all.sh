@@ -4,7 +4,7 @@
 #   ./run_all.sh --profile smoke       a quick end-to-end check (about 2 minutes)
 #   ./run_all.sh --layout dresden --data-dir PATH [--profile cpu]   the report on real photos
 #   ./run_all.sh -p epochs 3 -p arch resnet34   override any parameter (python -m camlib.settings lists them)
-#   ./run_all.sh --publish NAME         also copy the report to reports/NAME.html (the default run: camera-model-identification)
+#   ./run_all.sh --publish NAME         also copy the report to reports/NAME.html (tracked files change only with --publish)
 #   ./run_all.sh --tests [PYTEST ARGS]  set up the same environment and run the test suite
 set -euo pipefail
 CALLER=$(pwd)  # relative --data-dir and --out are relative to where the command was typed
@@ -57,8 +57,6 @@ if [[ $RUN_TESTS == 1 ]]; then
 fi
 
 # --- the report ---
-[[ "$PROFILE" == cpu && "$LAYOUT" == zoo && ${#PARAMS[@]} -eq 0 && -z "$OUT" && "$SEED" == 0 && -z "$ONLY" && -z "$PUBLISH" ]] \
-  && PUBLISH=camera-model-identification  # the default run refreshes the committed report
 NAME="$PROFILE-$LAYOUT"; [[ "$SEED" != 0 ]] && NAME="$NAME-seed$SEED"
 RUN_DIR=$(near "${OUT:-runs/$NAME}")
 mkdir -p "$RUN_DIR/notebooks"

@@ -74,7 +74,7 @@ def robustness_claims(robust: RobustnessResult, main_models, sweep_tta: str) -> 
     for family, label in (("jpeg", "JPEG compression"), ("gamma", "gamma correction"), ("resize", "resizing")):
         bounds = robust.training_ranges.get(family)
         values = sorted({p.value for p in robust.points if p.family == family})
-        inside = [v for v in values if bounds and bounds[0] <= v <= bounds[1] and (family, v) not in IDENTITIES]
+        inside = [v for v in values if robust.trained_on(family, v) and (family, v) not in IDENTITIES]
         if not bounds or not inside or reference is None:
             claims.append(_claim("robustness", original.format(what=label), f"{label}: no setting inside a training range",
                                  None, "no_decrease", blocked="the model was not trained with this manipulation, or the "
@@ -85,7 +85,7 @@ def robustness_claims(robust: RobustnessResult, main_models, sweep_tta: str) -> 
         claims.append(_claim(
             "robustness", original.format(what=label),
             f"augmented model: {label} {worst:g} (the worst of {', '.join(f'{v:g}' for v in inside)} inside "
-            f"{bounds[0]:g}-{bounds[1]:g}) minus unaltered, {diffs[worst].n_images} images x {diffs[worst].n_seeds} seeds",
+            f"{bounds[0]:g}-{bounds[1]:g}{', the values it trains on' if robust.trained_values else ''}) minus unaltered, {diffs[worst].n_images} images x {diffs[worst].n_seeds} seeds",
             diffs[worst], "no_decrease", blocked=blocked, tta=_same(f"the sweep's TTA, {sweep_tta}")))
     noaug_reference = robust.point(*UNALTERED, WITHOUT)
     strong = [v for v in (0.5, 2.0) if robust.point("resize", v, WITHOUT) is not None]

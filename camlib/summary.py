@@ -206,7 +206,7 @@ def inside_range_rows(robust, main_flags: dict[int, str] | None = None) -> list[
         bounds = robust.training_ranges.get(point.family)
         if point.variant != WITH or not bounds or reference is None or (point.family, point.value) in IDENTITIES:
             continue
-        if bounds[0] <= point.value <= bounds[1]:
+        if robust.trained_on(point.family, point.value):
             label = {"jpeg": "JPEG quality {:g}", "gamma": "gamma {:g}", "resize": "resize x{:g}"}[point.family].format(point.value)
             rows.append(InsideRangeRow(family=point.family, value=point.value, label=label,
                                        difference=difference(point.outcome.evidence(main_flags or {}), reference,

@@ -40,9 +40,11 @@ def test_no_augmentation_is_a_plain_crop(frame):
 
 
 def test_each_piece_switches_off():
-    config = AugmentConfig(crop=32, jpeg_range=None, gamma_range=None)
+    config = AugmentConfig(crop=32, jpeg_range=None, gamma_range=None, recipe="writeup")
     names = [type(t).__name__ for t in training_pipeline(config).transforms]
     assert names == ["RandomCrop", "D4", "RandomResizeManip", "RandomCrop"]
+    names = [type(t).__name__ for t in training_pipeline(AugmentConfig(crop=32)).transforms]
+    assert names == ["RandomCrop", "ChallengeManip", "RandomCrop", "D4"]
     names = [type(t).__name__ for t in training_pipeline(AugmentConfig(crop=32, recipe="oneof")).transforms]
     assert "D4" in names and "OneOf" in names
     names = [type(t).__name__ for t in training_pipeline(AugmentConfig(crop=32, **NO_AUGMENTATION)).transforms]

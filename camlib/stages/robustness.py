@@ -28,9 +28,18 @@ class RobustnessResult(BaseModel):
     noaug_models: list[ModelSummary]
     noaug: Outcome  # same TTA and images as the main model's chapter 3 outcome
     training_ranges: dict[str, list[float] | None]  # the augmented model's ranges ({family: [low, high]} or None)
+    trained_values: dict[str, list[float]] | None = None  # the released recipe trains on exact values only
     images_per_class: int
     sweep_seeds: list[int]
     points: list[RobustnessPoint]
+
+    def trained_on(self, family: str, value: float) -> bool:
+        """Whether the augmented model saw this manipulation in training: inside its range, and one of the exact
+        values where the recipe trains on exact values (`released`)."""
+        bounds = self.training_ranges.get(family)
+        if not bounds or not bounds[0] <= value <= bounds[1]:
+            return False
+        return self.trained_values is None or float(value) in self.trained_values.get(family, [])
 
     def point(self, family: str, value: float, variant: str) -> Outcome | None:
         for point in self.points:
@@ -46,6 +55,20 @@ def training_ranges(settings) -> dict:
     if augment.manipulation_prob == 0:
         ranges = dict.fromkeys(ranges)
     return {family: None if r is None else [float(r[0]), float(r[1])] for family, r in ranges.items()}
+
+
+def trained_values(settings) -> dict | None:
+    """{family: [values]} for a recipe that trains on exact values (the released code's 8 test operations), else None."""
+    augment = settings.augment_config()
+    if augment.recipe != "released":
+        return None
+    from ..augment import challenge_operations
+    from ..manipulations import CHALLENGE_MANIPULATIONS
+    values: dict[str, list[float]] = {}
+    for name in challenge_operations(augment):
+        family, value = CHALLENGE_MANIPULATIONS[name]
+        values.setdefault(family, []).append(float(value))
+    return values
 
 
 def noaug_configs(run: Run) -> dict:
@@ -87,6 +110,7 @@ def robustness(run: Run) -> RobustnessResult:
                     points.append(RobustnessPoint(family=family, value=float(value), variant=variant,
                                                   outcome=outcome_from_predictions(variant, data.classes, by_seed, root=data.root)))
         return RobustnessResult(noaug_models=summaries, noaug=noaug_outcome, training_ranges=training_ranges(settings),
+                                trained_values=trained_values(settings),
                                 images_per_class=settings.robustness_images_per_class, sweep_seeds=seeds, points=points)
 
     return cached(run, "robustness", key, compute, RobustnessResult)
