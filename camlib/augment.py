@@ -1,9 +1,9 @@
 """The seed's training augmentation as albumentations pipelines, in three named recipes.
 
-- `writeup` (the team's write-up; the gpu profile's): random crop `pre_crop` (the seed's 960) -> D4 -> gamma with
+- `writeup` (the default; the team's write-up): random crop `pre_crop` (the seed's 960) -> D4 -> gamma with
   probability `manipulation_prob` -> JPEG with probability `manipulation_prob`, each drawn independently from
   its training range -> bicubic rescale of every crop -> crop `crop` (the seed's 480).
-- `released` (the default; the team's released code, src/ilya/pipeline/core/custom_dataset.py): random crop `pre_crop` ->
+- `released` (the team's released code, src/ilya/pipeline/core/custom_dataset.py): random crop `pre_crop` ->
   with probability `manipulation_prob` one of the challenge's 8 exact test operations -> crop `crop` -> D4.
 - `oneof` (camlib's earlier default): crop -> D4 -> with probability `manipulation_prob` one of gamma / JPEG /
   rescale drawn from the training ranges -> crop.
@@ -139,7 +139,7 @@ class AugmentConfig:
     scale_range: tuple[float, float] | None = SEED_SCALE_RANGE
     interpolations: tuple[str, ...] = ("bicubic",)  # or all of manipulations.INTERPOLATIONS
     manipulation_prob: float = 0.5  # writeup: of gamma and of JPEG, each; released/oneof: of one manipulation
-    recipe: str = "released"  # one of RECIPES
+    recipe: str = "writeup"  # one of RECIPES
     jpeg_aligned: bool = False  # first crop on the frame's 8x8 grid (a later JPEG is aligned with the camera's)
 
     def __post_init__(self):

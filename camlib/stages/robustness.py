@@ -87,7 +87,7 @@ def robustness(run: Run) -> RobustnessResult:
     center_crop = settings.test_center_crop or (0 if settings.layout == "zoo" else CHALLENGE_CROP)
     key = {"main": [model_key(c, run) for c in main_configs(run).values()],
            "noaug": [model_key(c, run) for c in noaug_configs(run).values()], "tta": tta.to_dict(),
-           "sweep_tta": sweep_tta.to_dict(), "sweeps": settings.robustness_sweeps(), "seeds": settings.seeds,
+           "sweep_tta": sweep_tta.to_dict(), "sweeps": sweeps, "seeds": settings.study_seeds,
            "test": data.key(data.test), "sweep_images": data.key(records), "center_crop": center_crop}
 
     def compute():
@@ -96,7 +96,7 @@ def robustness(run: Run) -> RobustnessResult:
         noaug_outcome = outcome_from_predictions("same recipe without augmentation, TTA", data.classes, {
             seed: predict_records(model, data.test, data.classes, tta, progress=run.progress, desc=f"TTA no-aug seed {seed}")
             for seed, model in noaug.items()}, root=data.root)
-        seeds = settings.seeds  # every replicate: the sweep carries the headline robustness claims
+        seeds = settings.study_seeds
         main = main_models(run, seeds)
         models = {(WITH, seed): main[seed] for seed in seeds} | {(WITHOUT, seed): noaug[seed] for seed in seeds}
         full_sweeps = {UNALTERED[0]: [UNALTERED[1]], **sweeps}
