@@ -188,7 +188,8 @@ def train_size_claims(sizes: StudyResult) -> list[Claim]:
     study_tta = _same(f"the study TTA, {tta_text(sizes.tta_config)}")
     claims = []
     if len(variants) < 3:
-        blocked = "the data-size study needs at least three training-set sizes"
+        blocked = ("the data-size study did not run in this profile (train_sizes is empty: CPU budget; the gpu profile "
+                   "runs it)" if len(variants) <= 1 else "the data-size study needs at least three training-set sizes")
         claims.append(_claim("data size", "More relevant labelled training data gives higher accuracy.",
                              "accuracy growth at the smallest sizes", None, "greater", blocked=blocked))
         claims.append(_claim("data size", "Beyond a certain size, more training images stop helping (no gain above "
@@ -217,6 +218,9 @@ def train_size_claims(sizes: StudyResult) -> list[Claim]:
     return claims
 
 
+_OFF_HINT = " (arch_study is empty in this profile: CPU budget; the gpu profile runs it)"
+
+
 def architecture_claims(archs: StudyResult, profile: str) -> list[Claim]:
     study_tta = _same(f"the study TTA, {tta_text(archs.tta_config)}")
     claims = []
@@ -226,7 +230,7 @@ def architecture_claims(archs: StudyResult, profile: str) -> list[Claim]:
     original = "For camera model identification transfer learning (from ImageNet) works really well."
     if scratch is None:
         claims.append(_claim("transfer learning", original, "ImageNet minus scratch", None, "greater",
-                             blocked=f"arch_study has no {main.arch}:none variant"))
+                             blocked=f"arch_study has no {main.arch}:none variant" + _OFF_HINT * (len(archs.variants) <= 1)))
     else:
         main_epochs, scratch_epochs = main.models[0].epochs, scratch.models[0].epochs
         budget = ("same recipe" if scratch_epochs == main_epochs else
@@ -239,7 +243,7 @@ def architecture_claims(archs: StudyResult, profile: str) -> list[Claim]:
     original = "Network architecture is not very relevant as long as it is good (pretrained networks perform similarly)."
     if not pretrained:
         claims.append(_claim("architectures", original, "two ImageNet-pretrained architectures", None, "no_difference",
-                             blocked="arch_study has no second ImageNet-pretrained architecture"))
+                             blocked="arch_study has no second ImageNet-pretrained architecture" + _OFF_HINT * (len(archs.variants) <= 1)))
     for other in pretrained:
         claims.append(_claim("architectures", original, f"weighted accuracy {other.arch} minus {main.arch}, both from ImageNet",
                              difference(other.outcome, main.outcome), "no_difference",
