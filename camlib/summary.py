@@ -219,6 +219,15 @@ def flags(models) -> dict[int, str]:
     return {m.seed: m.problem() for m in models}
 
 
+def _in_run(path: str, run_path) -> str:
+    """A file of the run named relative to the run folder (never this machine's absolute path)."""
+    from pathlib import Path
+    try:
+        return str(Path(path).resolve().relative_to(Path(run_path).resolve()))
+    except ValueError:
+        return Path(path).name
+
+
 def _study_rows(result) -> list[StudyRow]:
     if result is None:
         return []
@@ -259,6 +268,7 @@ def collect(run: Run) -> Metrics:
     from .stages.exploration import display_name
     shown = {**run.settings.to_dict(), "run_dir": display_name(run.path),  # never the machine's absolute paths
              "data_dir": display_name(run.settings.data_dir) if run.settings.data_dir else ""}
+    models = [m.model_copy(update={"checkpoint": _in_run(m.checkpoint, run.path)}) for m in models]
     metrics = Metrics(data=facts, settings=shown, environment=read_json(run.path / "environment.json", {}),
                       models=models, convergence=convergence, stage_seconds=read_json(run.path / "stage_seconds.json", {}),
                       notebook_seconds=read_json(run.path / "notebook_seconds.json", {}))
