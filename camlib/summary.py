@@ -260,8 +260,12 @@ def collect(run: Run) -> Metrics:
         models += folds.models
     convergence = read_convergence(run.path, run.settings)
     if convergence:  # the one-cycle main models' plateau check
-        models = [m.model_copy(update={"cycle_gain": convergence.gain.value, "plateaued": convergence.plateaued})
-                  if m.role == "main" else m for m in models]
+        from .convergence import no_significant_gain
+        checks = {"main": [convergence.gain, convergence.gain_manipulated],
+                  "noaug": [convergence.noaug_gain, convergence.noaug_gain_manipulated]}
+        models = [m.model_copy(update={"cycle_gain": checks[m.role][0].value,
+                                       "plateaued": no_significant_gain([g for g in checks[m.role] if g])})
+                  if m.role in checks and checks[m.role][0] is not None else m for m in models]
     for study in (sizes, archs, noise, scheds):
         for variant in (study.variants if study else []):
             models += [m for m in variant.models if not variant.is_main]
