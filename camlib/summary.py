@@ -219,6 +219,19 @@ def flags(models) -> dict[int, str]:
     return {m.seed: m.problem() for m in models}
 
 
+def unconverged(claims: list[Claim], convergence: Convergence) -> list[Claim]:
+    """Claims on the manipulated images (robustness of the augmented model, augmentation) become not testable when
+    the main model trained twice as long still gains there: such a model is not evidence for them."""
+    gain = convergence.gain_manipulated
+    if gain is None or gain.low <= 0:
+        return claims
+    reason = (f"the main model still gains on the manipulated half when trained {convergence.epochs_longer} instead of "
+              f"{convergence.epochs} epochs: {gain.text(percent=True)} points, so it is not evidence for this claim")
+    return [c.model_copy(update={"verdict": "not testable", "note": reason})
+            if c.source == "seed" and (c.topic == "augmentation" or (c.topic == "robustness" and c.test.startswith("augmented")))
+            and c.verdict != "not testable" else c for c in claims]
+
+
 def _in_run(path: str, run_path) -> str:
     """A file of the run named relative to the run folder (never this machine's absolute path)."""
     from pathlib import Path
@@ -310,6 +323,8 @@ def collect(run: Run) -> Metrics:
         metrics.baselines = [v.outcome.scores() for v in base.variants]
     metrics.claims = all_claims(trained, inferred, robust, crops, sizes, archs, base, run.settings.profile,
                                 run.settings.tta_config("robustness").to_dict(), noise=noise, schedules=scheds, gap=gap)
+    if convergence is not None:
+        metrics.claims = unconverged(metrics.claims, convergence)
     metrics.open_questions = question_summaries(run)
     if run.settings.layout == "zoo":
         metrics.robustness_diagnosis = read_diagnosis()
