@@ -92,4 +92,5 @@ def test_the_committed_report_metrics_fit_the_schema(path):
     if not file.exists():
         pytest.skip(f"{path} not committed yet")
     metrics = summary.read_metrics(file)
-    assert metrics.main is not None and len(metrics.main.seeds) >= 3
+    settings = metrics.settings
+    assert metrics.main is not None and len(metrics.main.seeds) == settings["replicates"] >= 2
