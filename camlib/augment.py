@@ -223,6 +223,9 @@ def training_pipeline(config: AugmentConfig, seed: int | None = None, save_appli
     return A.Compose(steps, seed=seed, save_applied_params=save_applied_params)
 
 
+_FAMILY_OF = {"RandomGammaManip": "gamma", "RandomJpegManip": "jpeg", "RandomResizeManip": "resize"}
+
+
 def applied_manipulations(applied_transforms) -> list[str]:
     """The manipulation families ('gamma', 'jpeg', 'resize') that a pipeline with save_applied_params applied."""
     families = []
@@ -233,8 +236,6 @@ def applied_manipulations(applied_transforms) -> list[str]:
             families.append(_FAMILY_OF[name])
     return families
 
-
-_FAMILY_OF = {"RandomGammaManip": "gamma", "RandomJpegManip": "jpeg", "RandomResizeManip": "resize"}
 
 
 def augment(pipeline: A.Compose, image: np.ndarray) -> np.ndarray:

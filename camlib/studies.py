@@ -1,6 +1,9 @@
 """The studies' shared prediction passes: robustness to each manipulation and test crop size, for many models at once."""
 from __future__ import annotations
 
+from dataclasses import replace
+
+import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
@@ -104,8 +107,6 @@ def main_epoch_images(train_records, config: TrainConfig) -> int:
 def noisy_labels(records, classes, fraction: float, seed: int = 0) -> list:
     """The records with round(fraction x n) of them, drawn at random, given another camera drawn at random
     (the label-noise study); the others unchanged, order kept."""
-    import numpy as np
-    from dataclasses import replace
     records = list(records)
     rng = np.random.default_rng([seed, int(round(fraction * 1e6))])
     wrong = set(rng.choice(len(records), size=int(round(fraction * len(records))), replace=False).tolist())

@@ -1,6 +1,7 @@
 """Chapter 3: the training device's held-out photos against the second device (why the challenge used two)."""
 from __future__ import annotations
 
+import numpy as np
 from pydantic import BaseModel
 
 from ..datasets import stratified_split
@@ -36,7 +37,6 @@ class DeviceGapResult(BaseModel):
 
 def _pooled(outcomes: list[Outcome]):
     """The 0/1 outcomes of every seed's own held-out photos, as one list (seeds hold out different photos)."""
-    import numpy as np
     return np.concatenate([o.correct().ravel() for o in outcomes]) if outcomes else np.zeros(0)
 
 
