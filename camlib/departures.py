@@ -76,8 +76,8 @@ def departures(metrics, settings) -> list[Departure]:
                           why="CPU time and the photos at hand",
                           effect=_claim_text(claims, "data size", "minus") or "not measured in this run"))
     rows.append(Departure(what="test-time augmentation", seed="crops of the 512 px test image x flips/rotations",
-                          this_run=f"{s.tta_crops} crops ({s.tta_grid}x{s.tta_grid} tiles of {s.crop} px)" if s.tta_crops == "grid"
-                          else f"{s.tta_crops} crops of {s.crop} px" + f" x {s.tta_transforms}",
+                          this_run=(f"{s.tta_crops} crops ({s.tta_grid}x{s.tta_grid} tiles of {s.crop} px)" if s.tta_crops == "grid"
+                                    else f"{s.tta_crops} crops of {s.crop} px") + f" x {s.tta_transforms}",
                           why="covers the whole test image with crops of the training size",
                           effect=_claim_text(claims, "TTA", "centre") or "section 4"))
     rows.append(Departure(what="replicates", seed="one model per network (an ensemble of networks for the final answer)",
