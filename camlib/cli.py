@@ -26,6 +26,9 @@ def cmd_train(args) -> int:
     run = setup(profile=args.profile, **overrides)
     from .rundata import describe
     print("\n".join(describe(run.data)), flush=True)  # what was found (and set aside), before any training
+    from .estimate import describe_budget
+    print(describe_budget(run.data.train, run.data.classes, run.settings.train_config(augmented=not args.no_augment)),
+          flush=True)
     if args.restart:
         import shutil
         shutil.rmtree(run.path / "models" / f"{'noaug' if args.no_augment else 'main'}-seed{run.settings.seed}", ignore_errors=True)

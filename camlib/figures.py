@@ -21,11 +21,12 @@ FAMILY_LABELS = {"jpeg": "JPEG quality", "gamma": "gamma", "resize": "bicubic re
 VARIANT_COLOURS = {"with augmentation": "tab:blue", "without augmentation": "tab:orange"}
 
 
-def save(fig, run_dir, name: str) -> Path:
+def save(fig, run_dir, name: str) -> None:
     """Save a figure as run_dir/figures/<name>.png (atomically); the notebook shows it as well."""
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
-    return atomic_write_bytes(Path(run_dir) / "figures" / f"{name}.png", buffer.getvalue())
+    # returns nothing: a notebook cell ending in save() would otherwise print this machine's path into the report
+    atomic_write_bytes(Path(run_dir) / "figures" / f"{name}.png", buffer.getvalue())
 
 
 def _errorbar(ax, x, estimates: list[Estimate], **kw):

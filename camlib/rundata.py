@@ -135,7 +135,10 @@ def check_data(settings: Settings) -> str:
         raise ValueError(f"-p crop {settings.crop}: larger than every training image (largest short side {max(sizes)} px); "
                          f"pass a smaller crop, e.g. -p crop {max(16, max(sizes) // 2)}")
     first, *rest = describe(data)
-    return "\n".join([f"{settings.layout} layout at {settings.data_dir}: {first}", *rest])
+    from .estimate import describe_budget
+    budget = describe_budget(data.train, data.classes, settings.train_config(), models=2 * settings.replicates)
+    return "\n".join([f"{settings.layout} layout at {settings.data_dir}: {first}", *rest,
+                      budget + " (the main and no-augmentation models; the studies add more)"])
 
 
 def records_key(records) -> str:

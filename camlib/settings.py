@@ -96,7 +96,10 @@ class Settings(BaseModel):
     schedule: Literal[SCHEDULES] = Field("one_cycle", description="learning-rate schedule (the seed: cyclic)")
     cycle_epochs: float = Field(2.0, gt=0, description="cosine_restarts/triangular: epochs per LR cycle")
     warmup_fraction: float = Field(0.05, ge=0, lt=1, description="one_cycle: share of the steps spent warming up")
-    images_per_epoch: int = Field(0, ge=0, description="images drawn per epoch (0: each training image once)")
+    images_per_epoch: int = Field(0, ge=0, description="images drawn per epoch (0: each training image once, or "
+                                  "draws_per_camera)")
+    draws_per_camera: int = Field(0, ge=0, description="with images_per_epoch 0: draws per camera per epoch, so the "
+                                  "budget grows with the number of cameras (at least each training image once; 0: off)")
     average_last: int = Field(0, ge=0, description="average the weights of the last k epochs (0 or 1: off)")
     center_fraction: float = Field(1.0, gt=0, le=1, description="train on the central part of each frame")
     crop_mean: bool = Field(False, description="the network sees each crop minus its own mean colour, so it cannot use "
@@ -231,7 +234,8 @@ class Settings(BaseModel):
         values = dict(arch=self.arch, weights=self.weights, epochs=self.epochs, batch_size=self.batch_size,
                       crops_per_image=self.crops_per_image, lr=self.lr, schedule=self.schedule,
                       cycle_epochs=self.cycle_epochs, warmup_fraction=self.warmup_fraction,
-                      images_per_epoch=self.images_per_epoch or None, average_last=self.average_last,
+                      images_per_epoch=self.images_per_epoch or None, draws_per_camera=self.draws_per_camera,
+                      average_last=self.average_last,
                       center_fraction=self.center_fraction, crop_mean=self.crop_mean,
                       balance_classes=self.balance_classes, workers=self.workers,
                       frame_cache_gib=self.frame_cache_gib,
@@ -359,7 +363,7 @@ REAL_PHOTO_DEFAULTS: dict[str, dict] = {
 RUN_FIELDS = ("profile", "run_dir", "layout", "data_dir", "seed", "zoo_seed", "zoo_difficulty", "split_seed", "test_center_crop",
               "min_images_per_camera")
 RECIPE_FIELDS = ("arch", "weights", "replicates", "epochs", "batch_size", "crops_per_image", "crop", "lr", "schedule",
-                 "cycle_epochs", "warmup_fraction", "images_per_epoch", "average_last", "center_fraction", "crop_mean", "balance_classes",
+                 "cycle_epochs", "warmup_fraction", "images_per_epoch", "draws_per_camera", "average_last", "center_fraction", "crop_mean", "balance_classes",
                  "workers",
                  "train_processes",
                  "frame_cache_gib", "eval_every", "aug_d4", "aug_gamma", "aug_jpeg", "aug_scale", "gamma_range",

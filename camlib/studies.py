@@ -10,7 +10,7 @@ from tqdm import tqdm
 from . import manipulations
 from .datasets import stratified_split
 from .infer import TTAConfig, image_views, prediction_row, probabilities_by_item, read_test_image, score_block
-from .train import TrainConfig
+from .train import TrainConfig, epoch_draws
 
 # Sweeps of the original figures (values of each manipulation family).
 ROBUSTNESS_SWEEPS = {
@@ -101,7 +101,8 @@ def subset_sizes(train_records, classes, counts) -> list[int]:
 
 def main_epoch_images(train_records, config: TrainConfig) -> int:
     """Images per epoch of a model trained on all of `train_records` (those left after its validation split)."""
-    return config.images_per_epoch or len(stratified_split(train_records, config.val_fraction, config.seed)[0])
+    kept = stratified_split(train_records, config.val_fraction, config.seed)[0]
+    return epoch_draws(config, len(kept), len({r.camera for r in kept}))
 
 
 def noisy_labels(records, classes, fraction: float, seed: int = 0) -> list:

@@ -54,6 +54,7 @@ class TrainConfig:
     val_fraction: float = 0.1  # held-out part of the training device, stratified
     eval_crops: int = 4  # grid crops per image for the per-epoch validation
     images_per_epoch: int | None = None  # images drawn per epoch (None = each once); more than the dataset repeats them
+    draws_per_camera: int = 0  # with images_per_epoch None: this many draws per camera per epoch (at least each image once)
     average_last: int = 0  # average the weights of the last k epochs at the end (0/1 = off)
     keep_epochs: int = 3  # keep the weights of the last k epochs as epoch<N>.pt (for averaging them later)
     precise_bn_batches: int = 20  # re-estimate batch-norm statistics on this many training batches at the end (0: off)
@@ -91,8 +92,9 @@ class TrainConfig:
         params = self.to_dict()
         for name in ("workers", "frame_cache_gib", "keep_epochs"):
             params.pop(name)
-        if not params["crop_mean"]:  # added later: models trained before it keep their identity
-            params.pop("crop_mean")
+        for name in ("crop_mean", "draws_per_camera"):  # added later: models trained without them keep their identity
+            if not params[name]:
+                params.pop(name)
         if self.average_last > 1:  # averaged models made before BatchNorm was re-estimated after averaging are stale
             params["batchnorm_after_averaging"] = True
         return params_hash(params)
@@ -166,6 +168,13 @@ def _device() -> torch.device:
         torch.cuda.set_device(local_rank)
         return torch.device("cuda", local_rank)
     return torch.device("cpu")
+
+
+def epoch_draws(config: TrainConfig, images: int, cameras: int) -> int:
+    """Images drawn per epoch from `images` training images of `cameras` cameras."""
+    if config.images_per_epoch:
+        return config.images_per_epoch
+    return max(images, config.draws_per_camera * cameras)
 
 
 def save_checkpoint(path, model, config: TrainConfig, epoch: int, step: int, history: list, optimizer=None,
@@ -300,7 +309,7 @@ def train(records, classes, config: TrainConfig, out_dir, eval_records=None, res
     for epoch in range(start_epoch, config.epochs):
         dataset.epoch = epoch
         generator = torch.Generator().manual_seed(config.seed * 1000 + epoch)
-        num_samples = config.images_per_epoch or len(dataset)  # may exceed the dataset: fixed compute per epoch
+        num_samples = epoch_draws(config, len(dataset), len(classes))  # may exceed the dataset: fixed compute per epoch
         if world_size > 1:
             sampler = DistributedSampler(dataset, world_size, rank, shuffle=True, seed=config.seed)
             sampler.set_epoch(epoch)

@@ -113,6 +113,20 @@ def test_study_models_get_the_main_models_epoch(toy):
     config = TrainConfig(val_fraction=0.2)
     assert studies.main_epoch_images(train_records, config) == len(stratified_split(train_records, 0.2, 0)[0]) < len(train_records)
     assert studies.main_epoch_images(train_records, TrainConfig(images_per_epoch=7)) == 7
+    cameras = len({r.camera for r in train_records})
+    kept = len(stratified_split(train_records, 0.1, 0)[0])
+    assert studies.main_epoch_images(train_records, TrainConfig(draws_per_camera=1000)) == 1000 * cameras
+    assert studies.main_epoch_images(train_records, TrainConfig(draws_per_camera=1)) == kept  # each image at least once
+
+
+def test_draws_per_camera_scales_the_epoch_with_the_cameras():
+    from camlib.train import epoch_draws
+    config = TrainConfig(draws_per_camera=100)
+    assert epoch_draws(config, 60, 3) == 300 and epoch_draws(config, 60, 18) == 1800
+    assert epoch_draws(config, 5000, 18) == 5000  # a large folder: every image once
+    assert epoch_draws(TrainConfig(images_per_epoch=400, draws_per_camera=100), 60, 18) == 400
+    assert TrainConfig().identity() == TrainConfig(draws_per_camera=0).identity()  # old models keep their identity
+    assert TrainConfig().identity() != config.identity()
 
 
 def test_study_lists_from_the_command_line():
@@ -149,3 +163,16 @@ def test_two_budgets_of_one_network_are_two_variants():
     names = {parse_arch_variant(t).name for t in ("efficientnet_lite0_s4:none", "efficientnet_lite0_s4:none:epochs=8",
                                                   "efficientnet_lite0_s4:none:epochs=8:lr=4e-3")}
     assert names == {"efficientnet_lite0_s4-none", "efficientnet_lite0_s4-none-e8", "efficientnet_lite0_s4-none-e8-lr0.004"}
+
+
+def test_the_budget_line_names_draws_and_minutes(toy):
+    from camlib.augment import AugmentConfig
+    from camlib.estimate import describe_budget, training_minutes
+    train_records, _, classes = toy
+    config = TrainConfig(arch="efficientnet_lite0_s4", weights="none", epochs=2, batch_size=8, crops_per_image=4,
+                         draws_per_camera=10, augment=AugmentConfig(crop=32))
+    minutes = training_minutes(train_records, classes, config)
+    longer = training_minutes(train_records, classes, TrainConfig(**{**config.to_dict(), "epochs": 20}))
+    assert 0 < minutes < longer  # ten times the epochs: more minutes (timings vary, the order does not)
+    line = describe_budget(train_records, classes, config, models=4)
+    assert f"2 epochs of {10 * len(classes)} draws" in line and "4 such models" in line
