@@ -54,6 +54,6 @@ def describe_budget(records, classes, config: TrainConfig, models: int = 1) -> s
     images = max(1, round(len(records) * (1 - config.val_fraction)))
     draws = epoch_draws(config, images, len(classes))
     minutes = training_minutes(records, classes, config)
-    many = f"; {models} such models: about {models * minutes:.0f} minutes" if models > 1 else ""
+    many = f"; {models} such models: about {models * minutes:.1f} minutes" if models > 1 else ""
     return (f"training budget: {config.epochs} epochs of {draws} draws ({config.crops_per_image} crops each) for "
             f"{len(classes)} cameras; about {minutes:.1f} minutes per model on this machine (timed now){many}")

@@ -45,6 +45,23 @@ def qtable_fingerprint(tables: Tables) -> str:
     return hashlib.sha1(text.encode("ascii")).hexdigest()[:16]
 
 
+def shared_with_training(train_records, test_records) -> dict[str, tuple[int, int]]:
+    """{camera: (test photos whose tables occur among the camera's training photos, its readable test photos)}: where a
+    test device saved its photos at other quality settings, its JPEG trace is not the one learned from training."""
+    def fingerprints(records) -> dict[str, list[str]]:
+        found: dict[str, list[str]] = {}
+        for record in records:
+            try:
+                found.setdefault(record.camera, []).append(qtable_fingerprint(read_qtables(record.path)))
+            except ImageReadError:
+                continue
+        return found
+
+    trained = {camera: set(keys) for camera, keys in fingerprints(train_records).items()}
+    return {camera: (sum(key in trained.get(camera, set()) for key in keys), len(keys))
+            for camera, keys in sorted(fingerprints(test_records).items())}
+
+
 def table_distance(a: Tables, b: Tables) -> float:
     """Mean absolute difference of the entries of the tables both sets have (same id); inf if none."""
     b_by_id = dict(b)

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from typing import Literal
 
+import numpy as np
+
 from pydantic import BaseModel, Field
 
 from . import manipulations
@@ -46,13 +48,21 @@ class DataFacts(BaseModel):
                                      "type (flatfield, natural, or unknown when no folder names it)")
     n_test_series: int | None = Field(None, description="independent photo series among the labelled test images: "
                                       "the unit every interval resamples (the flat fields of one device are one)")
+    qtables_shared: dict[str, tuple[int, int]] = Field({}, description="cameras tested on an unseen device: test photos "
+                                                       "whose JPEG quantisation tables occur in the camera's training photos, of n")
+
+    def scene_types(self) -> list[str]:
+        """The scene types present: flatfield and natural first (always, for a stable table), others, unknown last."""
+        found = {c.scene for c in self.scenes}
+        others = sorted(found - {"flatfield", "natural", "unknown"})
+        return ["flatfield", "natural", *others] + (["unknown"] if "unknown" in found else [])
 
     def scene_rows(self) -> list[dict]:
-        """One row per side, camera and device with its flatfield, natural and unknown counts (training side first)."""
+        """One row per side, camera and device with its count of each scene type (training side first)."""
         rows: dict[tuple, dict] = {}
         for c in self.scenes:
             row = rows.setdefault((c.split != "train", c.camera, c.device), {
-                "split": c.split, "camera": c.camera, "device": c.device, "flatfield": 0, "natural": 0, "unknown": 0})
+                "split": c.split, "camera": c.camera, "device": c.device, **dict.fromkeys(self.scene_types(), 0)})
             row[c.scene] = row.get(c.scene, 0) + c.count
         return [rows[key] for key in sorted(rows)]
 
@@ -95,6 +105,31 @@ class DeviceGapRow(BaseModel):
     other_device: Estimate
     gap: Estimate = Field(description="same minus other device, unpaired (Newcombe)")
     center_crop: int
+
+
+class SplitRow(BaseModel):
+    """One model's accuracy on the cameras of one kind of split (real photos with both kinds)."""
+
+    model: str
+    split: CameraSplit
+    cameras: list[str]
+    accuracy: Estimate
+
+
+def split_rows(camera_splits: dict, outcomes) -> list[SplitRow]:
+    """Each outcome's accuracy on the cameras tested on an unseen device and on those split at random (pooled over
+    its seeds, intervals over photo series); empty unless the run has cameras of both kinds."""
+    kinds = sorted(set(camera_splits.values()), reverse=True)  # "unseen device" first
+    if len(kinds) < 2:
+        return []
+    rows = []
+    for outcome in outcomes:
+        for kind in kinds:
+            cameras = sorted(c for c, k in camera_splits.items() if k == kind)
+            accuracy = outcome.accuracy(np.isin(np.asarray(outcome.cameras, dtype=object)[outcome.readable], cameras))
+            if accuracy is not None:
+                rows.append(SplitRow(model=outcome.label, split=kind, cameras=cameras, accuracy=accuracy))
+    return rows
 
 
 class ConfusionPair(BaseModel):
@@ -153,6 +188,8 @@ class Metrics(BaseModel):
     seed_std_weighted_accuracy: float | None = Field(None, description="std of the main model's weighted accuracy across seeds")
     per_manipulation: list[ManipulationRow] = []
     baselines: list[Scores] = []
+    by_split: list[SplitRow] = Field([], description="real photos with both kinds of split: each model on the cameras "
+                                     "tested on an unseen device and on those split at random")
     main_confusions: list[ConfusionPair] = []
     robustness: list[PointRow] = []
     robustness_inside_ranges: list[InsideRangeRow] = []
@@ -171,6 +208,16 @@ class Metrics(BaseModel):
     open_questions: list[QuestionSummary] = []
     stage_seconds: dict[str, float] = Field({}, description="compute seconds of each stage")
     notebook_seconds: dict[str, float] = Field({}, description="wall seconds of each executed notebook")
+
+    def split_table(self) -> list[dict]:
+        """One row per model of `by_split`: {"model": label, split kind: Estimate}, in the order they were added."""
+        rows: dict[str, dict] = {}
+        for r in self.by_split:
+            rows.setdefault(r.model, {"model": r.model})[r.split] = r.accuracy
+        return list(rows.values())
+
+    def split_cameras(self, kind: str) -> list[str]:
+        return sorted(camera for camera, split in self.data.camera_splits.items() if split == kind)
 
 
 def per_manipulation(outcome) -> list[ManipulationRow]:
@@ -265,6 +312,7 @@ def collect(run: Run) -> Metrics:
                       n_bad_files=0 if data.bad_files is None else len(data.bad_files),
                       excluded_cameras=data.excluded_cameras, camera_splits=data.camera_splits,
                       scenes=explored.scenes if explored else [], n_test_series=explored.n_test_series if explored else None,
+                      qtables_shared=explored.qtables_shared if explored else {},
                       photos=[] if run.settings.layout == "zoo" else sorted(r.name for r in explored.images) if explored else [])
     models = list(trained.models) if trained else []
     if robust:
@@ -321,6 +369,10 @@ def collect(run: Run) -> Metrics:
                                           gap=gap.gap(), center_crop=gap.center_crop)
     if base:
         metrics.baselines = [v.outcome.scores() for v in base.variants]
+    if inferred:
+        compared = [tta] + ([tta.ensemble()] if metrics.main_ensemble else [])
+        compared += [robust.noaug.evidence(flags(robust.noaug_models))] if robust else []
+        metrics.by_split = split_rows(data.camera_splits, compared + ([v.outcome for v in base.variants] if base else []))
     metrics.claims = all_claims(trained, inferred, robust, crops, sizes, archs, base, run.settings.profile,
                                 run.settings.tta_config("robustness").to_dict(), noise=noise, schedules=scheds, gap=gap)
     if convergence is not None:

@@ -330,6 +330,12 @@ def test_the_data_facts_give_flat_field_and_natural_counts_per_camera_and_device
                       n_test_unlabelled=0, test_is_holdout=False, split_by_device=True, n_bad_files=0, excluded_cameras={},
                       scenes=[SceneCount(**row) for row in scene_counts(records)])
     assert facts.scene_rows() == [
-        {"split": "train", "camera": "A_x", "device": "0", "flatfield": 10, "natural": 0, "unknown": 0},
-        {"split": "test", "camera": "A_x", "device": "1", "flatfield": 10, "natural": 1, "unknown": 0}]
+        {"split": "train", "camera": "A_x", "device": "0", "flatfield": 10, "natural": 0},
+        {"split": "test", "camera": "A_x", "device": "1", "flatfield": 10, "natural": 1}]
     assert (facts.scene_total("flatfield"), facts.scene_total("natural")) == (20, 1)
+    # a scene type named by the folder's index (real-crops: aerial) gets its own column, unnamed ones come last
+    records += [Record("/d/B_y_0_1.JPG", "B_y", "0", "train", scene="aerial"), Record("/d/B_y_0_2.JPG", "B_y", "0", "train")]
+    facts = facts.model_copy(update={"scenes": [SceneCount(**row) for row in scene_counts(records)]})
+    assert facts.scene_types() == ["flatfield", "natural", "aerial", "unknown"]
+    assert {"split": "train", "camera": "B_y", "device": "0", "flatfield": 0, "natural": 0, "aerial": 1,
+            "unknown": 1} in facts.scene_rows()

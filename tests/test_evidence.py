@@ -52,3 +52,21 @@ def test_a_seed_that_did_not_learn_stays_out_of_the_pooled_figures():
     assert scores.seeds == [0, 1] and scores.accuracy.value == 1.0 and list(scores.seeds_left_out) == [2]
     assert scores.left_out_text().startswith("1 of 3 seeds left out as not evidence: main recipe, devices swapped (seed 2) did not learn")
     assert outcome.scores().accuracy.value < 0.7  # what pooling the flagged seed would have said
+
+
+def test_split_rows_score_each_model_on_unseen_device_and_random_split_cameras():
+    from camlib.outcomes import Outcome
+    from camlib.summary import split_rows
+    cameras = ["A"] * 4 + ["B"] * 4 + ["C"] * 4
+    truth = {"A": 0, "B": 1, "C": 2}
+    right = [truth[c] for c in cameras]
+    wrong_on_a = [1 if c == "A" else truth[c] for c in cameras]
+    outcomes = [Outcome(label=label, classes=["A", "B", "C"], seeds=[0], images=[f"{i}.jpg" for i in range(12)],
+                        cameras=cameras, manipulations=["unalt"] * 12, predictions=[row])
+                for label, row in (("cnn", wrong_on_a), ("baseline", right))]
+    splits = {"A": "unseen device", "B": "random", "C": "random"}
+    rows = split_rows(splits, outcomes)
+    assert [(r.model, r.split, r.cameras, r.accuracy.value) for r in rows] == [
+        ("cnn", "unseen device", ["A"], 0.0), ("cnn", "random", ["B", "C"], 1.0),
+        ("baseline", "unseen device", ["A"], 1.0), ("baseline", "random", ["B", "C"], 1.0)]
+    assert split_rows({"A": "random", "B": "random", "C": "random"}, outcomes) == []  # one kind: nothing to compare

@@ -150,3 +150,19 @@ def test_dresden_nikon_device_split(dresden_nikon):
     flat = table[table.path.str.contains("/flatfield/") & (table.camera != "Nikon_D200")]
     assert len(flat) == 20 and (flat.match == "exact").all()
     assert flat[["p_Nikon_D70", "p_Nikon_D70s"]].to_numpy() == pytest.approx(np.full((20, 2), 0.5))
+
+
+def test_shared_with_training_counts_test_photos_saved_with_a_training_table(tmp_path):
+    from camlib.qtable import shared_with_training
+    rng = np.random.default_rng(0)
+
+    def photo(name, quality):
+        path = tmp_path / f"{name}.jpg"
+        Image.fromarray(rng.integers(0, 255, (32, 32, 3), dtype=np.uint8)).save(path, quality=quality)
+        return str(path)
+
+    train = [Record(photo("a0", 80), "A", "d0", "train"), Record(photo("b0", 60), "B", "d0", "train")]
+    test = [Record(photo("a1", 80), "A", "d1", "test"), Record(photo("a2", 95), "A", "d1", "test"),
+            Record(photo("b1", 80), "B", "d1", "test"),  # A's table, never B's
+            Record(str(tmp_path / "missing.jpg"), "B", "d1", "test")]  # unreadable: not counted
+    assert shared_with_training(train, test) == {"A": (1, 2), "B": (0, 1)}

@@ -6,7 +6,8 @@ import os
 from pydantic import BaseModel
 
 from .. import explore
-from ..datasets import scene_counts, series_id
+from ..datasets import UNSEEN_DEVICE, scene_counts, series_id
+from ..qtable import shared_with_training
 from ..settings import REPO_ROOT
 from .core import Run, cached
 
@@ -63,6 +64,8 @@ class ExplorationResult(BaseModel):
     residuals: list[ResidualRow]
     scenes: list[SceneCount] = []  # train and labelled test photos per camera, device and scene type
     n_test_series: int | None = None  # independent photo series among the labelled test images (the bootstrap's unit)
+    # real photos, cameras tested on an unseen device: (test photos with quantisation tables seen in its training, of n)
+    qtables_shared: dict[str, tuple[int, int]] = {}
 
     def scene_table(self):
         """Photos per side, camera and device (rows) and scene type (columns)."""
@@ -90,7 +93,7 @@ def exploration(run: Run) -> ExplorationResult:
     """Chapter 1's stage (cached): the per-image table and residual statistics of the run's data."""
     settings, data = run.settings, run.data
     per_camera = 6 if settings.profile == "smoke" else 12
-    key = {"data": data.key(), "residuals_per_camera": per_camera, "version": 3}
+    key = {"data": data.key(), "residuals_per_camera": per_camera, "version": 4}
 
     def compute():
         table = explore.image_table(data.train + data.test + data.test_unlabelled, progress=run.progress)
@@ -107,9 +110,17 @@ def exploration(run: Run) -> ExplorationResult:
                                  split_by_device=data.split_by_device, bad_files=bad, camera_splits=data.camera_splits,
                                  excluded_cameras=data.excluded_cameras, images=rows, residuals=residuals,
                                  scenes=[SceneCount(**row) for row in scene_counts(data.train + data.test)],
-                                 n_test_series=len({series_id(_relative(r.path, data.root), r.camera) for r in data.test}))
+                                 n_test_series=len({series_id(_relative(r.path, data.root), r.camera) for r in data.test}),
+                                 qtables_shared=_qtables_shared(data))
 
     return cached(run, "exploration", key, compute, ExplorationResult)
+
+
+def _qtables_shared(data) -> dict[str, tuple[int, int]]:
+    unseen = {camera for camera, split in data.camera_splits.items() if split == UNSEEN_DEVICE}
+    if not unseen:
+        return {}
+    return shared_with_training([r for r in data.train if r.camera in unseen], [r for r in data.test if r.camera in unseen])
 
 
 def _relative(path, root) -> str:
