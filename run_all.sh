@@ -38,14 +38,16 @@ near() { python3 -c 'import os, sys; p = os.path.abspath(os.path.join(sys.argv[3
 [[ -n "$DATA_DIR" ]] && DATA_DIR=$(near "$DATA_DIR")
 if [[ "$LAYOUT" != zoo && ! -d "$DATA_DIR" ]]; then echo "run_all.sh: --layout $LAYOUT needs --data-dir pointing to an existing folder (got '${DATA_DIR}')" >&2; exit 2; fi
 
-# --- environment: .venv with camlib and its dependencies, re-installed when pyproject.toml changes ---
+# --- environment: .venv with the exact versions of requirements.lock (made by ./lock.sh from pyproject.toml),
+# then camlib itself; re-installed when pyproject.toml or the lock changes ---
 PYTHON_BIN=${PYTHON:-$(command -v python3.11 || command -v python3)}
-STAMP=.venv/.camlib-install-$(sha256sum pyproject.toml | cut -c1-12)
+STAMP=.venv/.camlib-install-$(cat pyproject.toml requirements.lock | sha256sum | cut -c1-12)
 if [[ ! -f "$STAMP" ]]; then
   echo "== setting up .venv (first run: installs torch and the notebook stack, a few minutes)"
   [[ -x .venv/bin/python ]] || "$PYTHON_BIN" -m venv .venv
-  .venv/bin/python -m pip install --quiet --upgrade pip
-  .venv/bin/python -m pip install --quiet -e ".[test]"
+  .venv/bin/python -m pip install --quiet "pip==26.3"  # the pip the lock was made with (lock.sh)
+  .venv/bin/python -m pip install --quiet -r requirements.lock
+  .venv/bin/python -m pip install --quiet --no-deps --no-build-isolation -e .
   rm -f .venv/.camlib-install-*; touch "$STAMP"
 fi
 # On a machine shared with other jobs, OMP_WAIT_POLICY=PASSIVE stops idle torch threads from spinning

@@ -148,7 +148,7 @@ def main() -> int:
 
 def markdown(meta: dict, rows: list[dict]) -> str:
     """The diagnosis table: drops in points [95% paired interval] against the same images unaltered."""
-    lines = [f"# Robustness diagnosis (`benchmarks/robustness_diagnosis.py`)", "",
+    lines = ["# Robustness diagnosis (`benchmarks/robustness_diagnosis.py`)", "",
              f"Commit {meta['commit']}, {meta['minutes']} minutes ({meta['train_minutes']} training), one training seed "
              f"({meta['seed']}), {meta['images']} unaltered test-device images ({meta['images_per_class']} per camera), zoo "
              f"{meta['zoo']}, {meta['crop']} px training crops. Drops are accuracy after the manipulation minus unaltered, "

@@ -11,7 +11,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from camlib.zoo import build, pipeline  # noqa: E402
+from camlib.zoo import build, pipeline
 
 
 def run(out_dir: Path, profile: str, workers: int, difficulty: str) -> list[tuple[str, float, str]]:

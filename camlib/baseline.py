@@ -132,7 +132,7 @@ def residual_features(image: np.ndarray) -> np.ndarray:
         raise ValueError(f"{image.shape[1]}x{image.shape[0]} is smaller than {MIN_SIDE}px for residual features")
     residuals = _residuals(image)
     magnitudes = np.abs(residuals)
-    parts = [_moments(residuals.reshape(6, -1)).ravel()]
+    parts: list = [_moments(residuals.reshape(6, -1)).ravel()]
     parts += [_correlations(residual) for residual in residuals]
     parts.append(_cooccurrence(residuals[0, 1]))
     parts += [_phase_energy(m) for per_filter in magnitudes for m in per_filter]
@@ -327,7 +327,7 @@ def evaluate_baseline(train_records, test_records, classes, crop_size: int = 256
     for feature_set in feature_sets:
         _check_feature_set(feature_set)
     test = grid_features(test_records, crop_size, crops_per_image, progress, n_jobs)
-    result = {"skipped": [], "n_features": {name: len(FEATURE_SETS[name]) for name in feature_sets}}
+    result: dict = {"skipped": [], "n_features": {name: len(FEATURE_SETS[name]) for name in feature_sets}}
     for variant in TRAINING_VARIANTS:
         if variant == "augmented" and augment is None:
             continue

@@ -80,7 +80,8 @@ def robustness_claims(robust: RobustnessResult, main_models, sweep_tta: str) -> 
                                  None, "no_decrease", blocked="the model was not trained with this manipulation, or the "
                                  "sweep has no setting inside its range"))
             continue
-        diffs = {v: difference(robust.point(family, v, WITH), reference, weighted=False) for v in inside}
+        # every sweep value is scored with and without augmentation (stages.robustness): point() finds it
+        diffs = {v: difference(robust.point(family, v, WITH), reference, weighted=False) for v in inside}  # type: ignore[arg-type]
         worst = min(diffs, key=lambda v: diffs[v].value)
         claims.append(_claim(
             "robustness", original.format(what=label),
@@ -90,7 +91,8 @@ def robustness_claims(robust: RobustnessResult, main_models, sweep_tta: str) -> 
     noaug_reference = robust.point(*UNALTERED, WITHOUT)
     strong = [v for v in (0.5, 2.0) if robust.point("resize", v, WITHOUT) is not None]
     if noaug_reference is not None and strong:
-        diffs = {v: difference(noaug_reference, robust.point("resize", v, WITHOUT), weighted=False) for v in strong}
+        diffs = {v: difference(noaug_reference, robust.point("resize", v, WITHOUT), weighted=False)  # type: ignore[arg-type]
+                 for v in strong}  # (strong keeps the values that have a point)
         weakest = min(diffs, key=lambda v: diffs[v].value)
         claims.append(_claim(
             "robustness", "Without augmentation the model is not robust to the test set's manipulations "
@@ -165,7 +167,7 @@ def crop_claim(crops: CropSizeResult, main_models) -> Claim:
                       "greater", blocked=f"no crop size reaches {TARGET_ACCURACY:.0%}: the best is "
                       f"{scores[best].text()} at {best} px (model trained on {crops.train_crop} px crops)")
     small = [c for c in scores if c < CLAIMED_MIN_CROP]
-    reached = min(c for c in scores if scores[c].value >= TARGET_ACCURACY)
+    first = min(c for c in scores if scores[c].value >= TARGET_ACCURACY)
     # Evidence: the best crop below the claimed size, as accuracy minus the target.
     if not small:
         return _claim("crop size", original, "no crop below the claimed size was scored", None, "greater",
@@ -174,7 +176,7 @@ def crop_claim(crops: CropSizeResult, main_models) -> Claim:
     diff = _shift(scores[below], -TARGET_ACCURACY)
     return _claim("crop size", original,
                   f"best accuracy below {CLAIMED_MIN_CROP} px ({below} px) minus {TARGET_ACCURACY:.0%}; "
-                  f"{TARGET_ACCURACY:.0%} is first reached at {reached} px", diff, "less",
+                  f"{TARGET_ACCURACY:.0%} is first reached at {first} px", diff, "less",
                   note=f"model trained on {crops.train_crop} px crops (the original: 480 px)", tta="one centre crop of each side; compared with the fixed 90%")
 
 
@@ -289,7 +291,7 @@ def label_noise_claims(noise: StudyResult) -> list[Claim]:
     original = LABEL_NOISE_CLAIM
     clean = next((v for v in noise.variants if v.label_noise == 0.0), None)
     noisy = [v for v in noise.variants if v.label_noise]
-    harmless = [v for v in noisy if v.label_noise <= NOISE_HARMLESS_BELOW + 1e-9]
+    harmless = [v for v in noisy if v.label_noise is not None and v.label_noise <= NOISE_HARMLESS_BELOW + 1e-9]
     if clean is None or not harmless:
         return [_claim("label noise", original, "no level at or below 15%", None, "no_decrease",
                        blocked="label_noise_levels has no level at or below 15%")]

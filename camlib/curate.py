@@ -118,7 +118,7 @@ def curate(paths, class_map=None, min_quality: int = 95, allowed_sizes=None, lea
             row["reason"] = f"edited with {tool}"
         elif min_quality and info.jpeg_quality is None:
             row["reason"] = "not a JPEG: cannot check the camera's JPEG quality"
-        elif min_quality and info.jpeg_quality < min_quality:
+        elif min_quality and info.jpeg_quality is not None and info.jpeg_quality < min_quality:
             row["reason"] = f"JPEG quality {info.jpeg_quality} < {min_quality}"
         if not row["reason"]:
             hashes[row["path"]] = _file_hash(path)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Literal
+from typing import Final, Literal
 
 import numpy as np
 import pandas as pd
@@ -19,7 +19,8 @@ KAGGLE_CLASSES = (
 )
 PROGRESS_MIN_FILES = 200  # scans shorter than this show no progress bar
 INDEX_NAMES = ("INDEX.tsv", "index.tsv", "INDEX.csv", "index.csv")  # optional per-photo facts at the data root
-UNSEEN_DEVICE, RANDOM = "unseen device", "random"
+UNSEEN_DEVICE: Final = "unseen device"
+RANDOM: Final = "random"
 CameraSplit = Literal["unseen device", "random"]  # how one camera's test photos were chosen
 
 
@@ -182,7 +183,7 @@ def read_index(root) -> dict[str, str]:
                 raise LayoutError(f"{index}: cannot read ({' '.join(str(exc).split())}); fix or remove it") from None
             if not {"path", "scene"} <= set(table.columns):
                 return {}
-            return {str(Path(p)): _cell(s) for p, s in zip(table["path"], table["scene"]) if _cell(p) and _cell(s)}
+            return {str(Path(p)): str(_cell(s)) for p, s in zip(table["path"], table["scene"]) if _cell(p) and _cell(s)}
     return {}
 
 
@@ -305,8 +306,8 @@ def load_usable(layout: str, root, seed: int = 0, test_fraction: float = 0.3, mi
         _check_request(layout, root, test_fraction)
         rows, cameras = folder_rows(root) if layout == "folder" else (dresden_rows(root), [])
         readable, bad = scan_readable([row[0] for row in rows], progress=progress)
-        readable = set(readable)
-        rows = [row for row in rows if row[0] in readable]
+        keep = set(readable)
+        rows = [row for row in rows if row[0] in keep]
         counts = {camera: 0 for camera in cameras}
         for _, camera, _ in rows:
             counts[camera] = counts.get(camera, 0) + 1
@@ -342,9 +343,9 @@ def _check_request(layout: str, root: Path, test_fraction: float) -> None:
         raise LayoutError(f"{root}: is a file; give the data folder")
 
 
-def camera_splits(train, test) -> dict[str, str]:
+def camera_splits(train, test) -> dict[str, CameraSplit]:
     """{camera: UNSEEN_DEVICE when all its test photos come from devices it was not trained on, else RANDOM}."""
-    splits = {}
+    splits: dict[str, CameraSplit] = {}
     for camera in sorted({r.camera for r in train if r.camera}):
         trained = {r.device for r in train if r.camera == camera}
         tested = {r.device for r in test if r.camera == camera}

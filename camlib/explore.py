@@ -31,7 +31,8 @@ def noise_residual(image: np.ndarray) -> np.ndarray:
 
 def residual_stats(records, crop: int = 256, per_camera: int = 8, progress=True) -> pd.DataFrame:
     """Residual statistics of a centre crop of up to `per_camera` images per camera."""
-    rows, counts = [], {}
+    rows: list[dict] = []
+    counts: dict[str, int] = {}
     for record in tqdm(records, desc="residuals", disable=not progress, leave=False):
         if counts.get(record.camera, 0) >= per_camera:
             continue

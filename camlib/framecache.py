@@ -8,7 +8,7 @@ from cachetools import LRUCache
 
 from .io import read_image
 
-_frames = LRUCache(maxsize=0, getsizeof=lambda frame: frame.nbytes)
+_frames: LRUCache[tuple, np.ndarray] = LRUCache(maxsize=0, getsizeof=lambda frame: frame.nbytes)
 _stats = {"hits": 0, "misses": 0}
 
 

@@ -78,7 +78,8 @@ def d4_views(batch: torch.Tensor, mode: str) -> torch.Tensor:
 
 def image_views(image: np.ndarray, tta: TTAConfig) -> torch.Tensor:
     """All TTA views of one HxWx3 uint8 image as a float tensor (V, 3, h, w)."""
-    boxes = crop_boxes(*image.shape[:2], tta)
+    height, width = image.shape[:2]
+    boxes = crop_boxes(height, width, tta)
     if boxes == [(0, 0, -1)]:
         crops = image[None]
     else:
@@ -98,7 +99,8 @@ def views_per_pass(batch_size: int, height: int, width: int, device) -> int:
 def view_probabilities(model, views: torch.Tensor, batch_size: int, device=None) -> torch.Tensor:
     """Softmax of the model over (V, 3, h, w) views, in chunks (see views_per_pass): (V, num_classes)."""
     device = device or next(model.parameters()).device
-    chunk_size = views_per_pass(batch_size, *views.shape[-2:], device)
+    height, width = views.shape[-2:]
+    chunk_size = views_per_pass(batch_size, height, width, device)
     outputs = []
     for start in range(0, len(views), chunk_size):
         chunk = views[start:start + chunk_size].to(device, non_blocking=True)
@@ -162,7 +164,7 @@ def predict_records(model, records, classes, tta: TTAConfig, manipulate=None, pr
     records = list(records)
     subsets = view_subsets or {"": None}
     images_per_pass = 1 if tta.crops == "full" else max(1, tta.batch_size // tta.views_per_image)
-    rows = {name: [] for name in subsets}
+    rows: dict[str, list] = {name: [] for name in subsets}
     with tqdm(total=len(records), desc=desc, disable=not progress, leave=False) as bar:
         for start in range(0, len(records), images_per_pass):
             block = [(record, *read_test_image(record, manipulate)) for record in records[start:start + images_per_pass]]

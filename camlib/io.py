@@ -390,7 +390,7 @@ def read_info(path) -> ImageInfo:
             try:
                 exif = image.getexif()
             except Exception:  # invalid EXIF must not hide the rest of the header
-                exif = {}
+                exif = Image.Exif()
             info.make, info.model, info.software = (_text(exif.get(tag)) for tag in (0x010F, 0x0110, 0x0131))
             orientation = image.info.get("original_orientation") or exif.get(0x0112)  # pillow-heif resets EXIF
             info.orientation = int(orientation) if isinstance(orientation, int) and 1 <= orientation <= 8 else None

@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-MODEL_REGISTRY: dict[str, Callable[[], tuple[nn.Module, Callable, int, dict]]] = {}
+MODEL_REGISTRY: dict[str, Callable[[str], tuple[nn.Module, int, dict]]] = {}  # arch -> builder(weights)
 PRETRAINEDMODELS_ARCHS = ("densenet121", "densenet161", "densenet201", "resnet18", "resnet34", "resnet50",
                           "dpn92", "se_resnext50_32x4d")
 
@@ -38,6 +38,8 @@ class ModelConfig:
 
 
 class CameraNet(nn.Module):
+    mean: torch.Tensor  # buffers (register_buffer)
+    std: torch.Tensor
     """Backbone features -> global average pooling -> dropout -> linear head; input RGB in [0, 1]."""
 
     def __init__(self, features: nn.Module, num_features: int, config: ModelConfig, dropout: float = 0.0):

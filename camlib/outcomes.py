@@ -78,7 +78,7 @@ class Outcome(BaseModel):
         """Images every seed could score."""
         if not self.predictions:
             return np.zeros(len(self.images), dtype=bool)
-        return (np.asarray(self.predictions) >= 0).all(axis=0)
+        return np.asarray((np.asarray(self.predictions) >= 0).all(axis=0))
 
     def chance(self) -> float:
         """Chance level of the scored (readable) images: the share of their most frequent true label."""

@@ -10,6 +10,7 @@ import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from tqdm import tqdm
@@ -21,7 +22,7 @@ class TrainJob:
 
     records: list
     classes: list
-    config: object  # TrainConfig
+    config: Any  # TrainConfig (not imported here: the parent process need not import train)
     out_dir: str
     eval_records: list
 
@@ -40,7 +41,7 @@ def _init(threads: int) -> None:
 def _train(job: TrainJob):
     from .train import train
     result = train(job.records, job.classes, job.config, job.out_dir, eval_records=job.eval_records, progress=False)
-    result.model = None  # the weights are in the checkpoint; not sent back between processes
+    result.model = None  # type: ignore[assignment]  # the weights are in the checkpoint; not sent back between processes
     return result
 
 

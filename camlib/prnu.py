@@ -38,7 +38,7 @@ def center_gray(image: np.ndarray, crop: int = CROP) -> np.ndarray:
     top, left = (height - crop) // 2 & ~1, (width - crop) // 2 & ~1  # even offsets keep the CFA phase
     region = image[top:top + crop, left:left + crop].astype(np.float32)
     # in float: rounding the grey level to an integer would add noise as large as a weak PRNU
-    return region @ np.float32([0.299, 0.587, 0.114]) if region.ndim == 3 else region
+    return region @ np.array([0.299, 0.587, 0.114], dtype=np.float32) if region.ndim == 3 else region
 
 
 def wiener_shrink(values: np.ndarray, noise_var: float) -> np.ndarray:
@@ -87,7 +87,7 @@ def fingerprint(images, crop: int = CROP) -> np.ndarray:
         term = noise_residual(gray) * weight
         numerator = term if numerator is None else numerator + term
         denominator = weight ** 2 if denominator is None else denominator + weight ** 2
-    if numerator is None:
+    if numerator is None or denominator is None:
         raise ValueError("fingerprint needs at least one image")
     estimate = numerator / np.maximum(denominator, 1.0)
     return wiener_spectrum(zero_mean_rows_columns(estimate))
@@ -119,7 +119,7 @@ def device_scores(image: np.ndarray, fingerprints: dict, crop: int = CROP) -> tu
     gray = center_gray(image, crop)
     residual = noise_residual(gray)
     scores = {device: correlation(residual, gray * pattern) for device, pattern in fingerprints.items()}
-    best = max(scores, key=scores.get)
+    best = max(scores, key=scores.__getitem__)
     return scores, pce(residual, gray * fingerprints[best])
 
 
@@ -192,7 +192,7 @@ def predict_prnu(fingerprints_by_device: dict, device_to_camera: dict, classes, 
         weights = np.exp(z - z.max())
         probabilities[index] = weights / weights.sum()
         best = int(np.argmax(probabilities[index]))
-        row["prnu_device"] = max(scores, key=scores.get)
+        row["prnu_device"] = max(scores, key=scores.__getitem__)
         row.update(pred=classes[best], confidence=float(probabilities[index, best]), prnu_score=scores[row["prnu_device"]])
         rows.append(row)
     frame = pd.DataFrame(rows, columns=["path", "camera", "manipulation", "pred", "confidence", "error",

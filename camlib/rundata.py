@@ -143,7 +143,7 @@ def check_data(settings: Settings) -> str:
 
 def records_key(records) -> str:
     """Hash of a record list (paths, labels, sizes, mtimes): changes when the data changes."""
-    items = []
+    items: list[tuple] = []
     for record in records:
         try:
             stat = os.stat(record.path)

@@ -114,7 +114,7 @@ def environment() -> dict:
     from importlib.metadata import PackageNotFoundError, version
 
     import torch
-    packages = {}
+    packages: dict[str, str | None] = {}
     for name in ("camlib", "torch", "torchvision", "numpy", "pandas", "albumentations", "pillow", "opencv-python-headless",
                  "scikit-learn", "pretrainedmodels", "efficientnet-lite-pytorch", "colour-demosaicing", "papermill",
                  "nbconvert", "seaborn", "matplotlib"):

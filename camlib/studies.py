@@ -59,7 +59,7 @@ def robustness(models: dict, records, classes, tta: TTAConfig, sweeps=None, cent
     Each image is decoded once and each manipulation made once, then scored by every model."""
     sweeps = sweeps or ROBUSTNESS_SWEEPS
     points = [(family, float(value)) for family, values in sweeps.items() for value in values]
-    predictions = {(family, value, key): [] for family, value in points for key in models}
+    predictions: dict[tuple, list] = {(family, value, key): [] for family, value in points for key in models}
     for model in models.values():
         model.eval()
     for record in tqdm(records, desc=f"robustness ({len(points)} manipulations x {len(models)} models)",
@@ -80,7 +80,7 @@ def crop_size(models: dict, records, classes, sizes, transforms: str = "none", c
     records, images_per_pass = list(records), 16
     configs = {int(size): TTAConfig(crop=int(size), crops="center", transforms=transforms, batch_size=images_per_pass)
                for size in sizes}
-    predictions = {(size, key): [] for size in configs for key in models}
+    predictions: dict[tuple, list] = {(size, key): [] for size in configs for key in models}
     with tqdm(total=len(records), desc=f"crop sizes {min(configs)}-{max(configs)}", disable=not progress, leave=False) as bar:
         for start in range(0, len(records), images_per_pass):
             block = [(record, *read_test_image(record, _centre_cropper(center_crop)))

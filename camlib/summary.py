@@ -1,7 +1,7 @@
 """metrics.json: every number of the report, read from the stages' typed results, with its 95% interval."""
 from __future__ import annotations
 
-from typing import Literal
+from typing import Final, Literal
 
 import numpy as np
 
@@ -21,7 +21,7 @@ from .stages.exploration import SceneCount
 from .stages.questions import Finding
 from .stats import EQUIVALENCE_MARGIN, Estimate
 
-SCHEMA_VERSION = "2"
+SCHEMA_VERSION: Final = "2"
 
 
 class DataFacts(BaseModel):
@@ -324,7 +324,7 @@ def collect(run: Run) -> Metrics:
         from .convergence import no_significant_gain
         checks = {"main": [convergence.gain, convergence.gain_manipulated],
                   "noaug": [convergence.noaug_gain, convergence.noaug_gain_manipulated]}
-        models = [m.model_copy(update={"cycle_gain": checks[m.role][0].value,
+        models = [m.model_copy(update={"cycle_gain": checks[m.role][0].value,  # type: ignore[union-attr]  # checked below
                                        "plateaued": no_significant_gain([g for g in checks[m.role] if g])})
                   if m.role in checks and checks[m.role][0] is not None else m for m in models]
     for study in (sizes, archs, noise, scheds):

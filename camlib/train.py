@@ -24,7 +24,7 @@ from .framecache import read_frame
 from .infer import TTAConfig, predict_records, to_tensor
 from .io import ImageReadError
 from .metrics import accuracy_metrics
-from .models import create_model, model_from_config
+from .models import CameraNet, create_model, model_from_config
 from .runs import atomic_write_bytes, atomic_write_text, params_hash
 
 CHECKPOINT_FORMAT = "camlib-checkpoint-v1"
@@ -216,7 +216,7 @@ def load_checkpoint(path) -> dict:
     return payload
 
 
-def load_model(path, expected_classes=None) -> nn.Module:
+def load_model(path, expected_classes=None) -> CameraNet:
     """Model from a checkpoint, in eval mode; refuses a checkpoint made for other classes."""
     payload = load_checkpoint(path)
     model = model_from_config(payload["model_config"])

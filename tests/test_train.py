@@ -1,5 +1,4 @@
 """Trainer: learning, checkpoints, resume after SIGKILL, DDP on CPU, cyclic LR."""
-import json
 import os
 import signal
 import subprocess

@@ -5,7 +5,7 @@ from pydantic import BaseModel
 
 from ..stats import Direction, Estimate, Verdict, verdict
 
-from ..settings import DEFAULT_QUESTIONS, QUESTIONS  # noqa: F401  (the switch's names live with the settings)
+from ..settings import DEFAULT_QUESTIONS
 
 
 class Finding(BaseModel):

@@ -8,7 +8,7 @@ from ..infer import predict_records
 from ..outcomes import Outcome, outcome_from_predictions
 from ..train import load_model
 from .core import ModelSummary, Run, cached, model_key
-from .training import main_configs, main_models, train_replicates
+from .training import main_configs, train_replicates
 
 
 class StudyVariant(BaseModel):
