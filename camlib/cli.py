@@ -35,7 +35,24 @@ def cmd_train(args) -> int:
     result = train_model(run, "noaug" if args.no_augment else "main", config)
     print(result.history.to_string(index=False))
     print(f"checkpoint: {result.checkpoint}")
+    if run.data.test and not args.no_test:
+        print(test_summary(run, result.model), flush=True)
     return 0
+
+
+def test_summary(run, model) -> str:
+    """The trained model on the run's labelled test images, scored as the report scores it (its TTA, image level)."""
+    from .outcomes import outcome_from_predictions
+    from .infer import predict_records
+    data, tta = run.data, run.settings.tta_config("main")
+    table = predict_records(model, data.test, data.classes, tta, progress=run.progress)
+    scores = outcome_from_predictions("main", data.classes, {run.settings.seed: table}, root=data.root).scores()
+    views = f"{tta.crops}{f' {tta.grid_size}x{tta.grid_size}' if tta.crops == 'grid' else ''} x {tta.transforms}"
+    lines = [f"test: {scores.accuracy.text()} image-level accuracy on {scores.n_images} photos (TTA: {views}; "
+             f"95% interval)"]
+    lines += [f"  {camera}: {estimate.text(2)} ({data.camera_splits.get(camera, 'random')} split)"
+              for camera, estimate in scores.per_class.items()]
+    return "\n".join(lines)
 
 
 def cmd_predict(args) -> int:
@@ -118,6 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="override a setting, e.g. --set epochs=3 --set arch=resnet34 (python -m camlib.settings lists them)")
     train.add_argument("--no-augment", action="store_true", help="train without D4/gamma/JPEG/rescale augmentation")
     train.add_argument("--restart", action="store_true", help="delete this model's checkpoints and train it anew")
+    train.add_argument("--no-test", action="store_true", help="skip scoring the test images with the run's TTA at the end")
     train.set_defaults(func=cmd_train)
 
     predict = commands.add_parser("predict", help="camera of each image (files or folders), with TTA")

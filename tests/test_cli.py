@@ -92,3 +92,15 @@ def test_unknown_arch_and_layout_fail_with_one_line(tmp_path, capsys):
     assert main(["train", "--out", str(tmp_path / "r"), "--set", "arch=vgg99", "--layout", "folder", "--data-dir", str(tmp_path / "none")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "error" in err
+
+
+def test_train_ends_with_the_test_photos_scored_as_the_report_scores_them(toy_cameras, tmp_path, capsys):
+    from camlib.cli import main
+    code = main(["train", "--profile", "smoke", "--layout", "kaggle", "--data-dir", str(toy_cameras),
+                 "--out", str(tmp_path / "run"), "--set", "tta_crops=center"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "training budget: 1 epochs of" in out and "minutes per model" in out  # said before training
+    test_line = next(line for line in out.splitlines() if line.startswith("test: "))
+    assert "image-level accuracy on" in test_line and "TTA: center x flip" in test_line
+    assert sum(line.startswith("  cam") for line in out.splitlines()) >= 3  # one line per camera
