@@ -360,7 +360,7 @@ def _build(run: _Run) -> _Learner:
 
 
 def _resume(run: _Run, learner: _Learner) -> _Progress:
-    """The progress saved in last.pt, with its weights, optimizer and RNG state loaded, if made under the same identity."""
+    """The progress saved in last.pt, its weights, optimizer and RNG state loaded, if made under the same identity."""
     path = run.out_dir / "last.pt"
     if not path.exists():
         return _Progress()
@@ -381,8 +381,7 @@ def _resume(run: _Run, learner: _Learner) -> _Progress:
 
 
 def _epoch_loader(run: _Run, dataset: CropDataset, epoch: int) -> DataLoader:
-    """The epoch's batches, drawn with a generator seeded by (seed, epoch): split across DDP ranks, balanced
-    across cameras when asked, else shuffled."""
+    """The epoch's batches, seeded by (seed, epoch): split across DDP ranks, else balanced by camera or shuffled."""
     config = run.config
     generator = torch.Generator().manual_seed(config.seed * 1000 + epoch)
     num_samples = config.images_per_epoch or len(dataset)  # may exceed the dataset: fixed compute per epoch
@@ -423,7 +422,8 @@ def _train_epoch(run: _Run, learner: _Learner, state: _Progress, dataset: CropDa
         state.step += 1
         bar.set_postfix(loss=f"{np.mean(losses[-20:]):.3f}", lr=f"{lr:.1e}")
     if epoch + 1 == config.epochs and config.precise_bn_batches and learner.ema is None:
-        recalibrate_batchnorm(learner.model, dataset, run.images_per_step, config.precise_bn_batches, run.device, config)
+        recalibrate_batchnorm(learner.model, dataset, run.images_per_step, config.precise_bn_batches, run.device,
+                              config)
     state.epoch = epoch + 1
     train_seconds = time.perf_counter() - train_start
     return {"epoch": epoch + 1, "train_loss": float(np.mean(losses)) if losses else float("nan"),
