@@ -102,9 +102,6 @@ class Outcome(BaseModel):
         mask = self.readable[self.readable] if mask is None else np.asarray(mask, dtype=bool)
         return bootstrap(self.correct()[:, mask], self.weights()[mask] if weighted else None, groups=self.series()[mask])
 
-    def predicted_cameras(self, seed_index: int = 0) -> list[str | None]:
-        return [self.classes[p] if p >= 0 else None for p in self.predictions[seed_index]]
-
     def manipulated(self) -> np.ndarray:
         """Per readable image: manipulated or not."""
         return is_manipulated(self.manipulations)[self.readable]
@@ -123,13 +120,6 @@ class Outcome(BaseModel):
                        probabilities=None if self.probabilities is None else [pick(row) for row in self.probabilities],
                        groups=pick(self.groups), seeds_left_out=self.seeds_left_out)
 
-    def seed_subset(self, seeds, label: str | None = None) -> "Outcome":
-        """The outcome of the given seeds only (in that order)."""
-        rows = [self.seeds.index(s) for s in seeds]
-        return self.model_copy(update={
-            "label": label or self.label, "seeds": list(seeds), "predictions": [self.predictions[r] for r in rows],
-            "probabilities": None if self.probabilities is None else [self.probabilities[r] for r in rows]})
-
     def evidence(self, problems: dict[int, str]) -> "Outcome":
         """The outcome without the seeds whose models are flagged as not evidence ({seed: why}; '' = usable),
         naming them in `seeds_left_out`. When every seed is flagged none is left out (nothing would remain):
@@ -138,7 +128,11 @@ class Outcome(BaseModel):
         kept = [seed for seed in self.seeds if seed not in flagged]
         if not flagged or not kept:
             return self
-        return self.seed_subset(kept).model_copy(update={"seeds_left_out": {**self.seeds_left_out, **flagged}})
+        rows = [self.seeds.index(seed) for seed in kept]
+        return self.model_copy(update={
+            "seeds": kept, "predictions": [self.predictions[r] for r in rows],
+            "probabilities": None if self.probabilities is None else [self.probabilities[r] for r in rows],
+            "seeds_left_out": {**self.seeds_left_out, **flagged}})
 
     def left_out_text(self) -> str:
         """'' or one line: how many seeds were left out of the pooled figures, and why."""

@@ -17,7 +17,6 @@ from PIL import Image
 from .io import ImageReadError, read_info
 
 NO_TABLES = "no JPEG quantisation tables"
-MATCHES = ("exact", "nearest", "")  # the `match` column: '' for an image that could not be scored
 
 Tables = tuple[tuple[int, tuple[int, ...]], ...]  # ((table id, its 64 entries in the order Pillow gives), ...)
 
@@ -125,8 +124,9 @@ def predict_qtable(model: QTableModel, tables: Tables) -> tuple[np.ndarray, str,
 
 
 def predict_qtables(model: QTableModel, records) -> pd.DataFrame:
-    """One row per record: path, camera, manipulation, pred, confidence, error, match, qtable, qtable_distance,
-    p_<class>. A tie between classes goes to the first in `model.classes`; its confidence (1/k) shows it."""
+    """One row per record: path, camera, manipulation, pred, confidence, error, match ('exact', 'nearest', or '' for
+    an image that could not be scored), qtable, qtable_distance, p_<class>. A tie between classes goes to the first
+    in `model.classes`; its confidence (1/k) shows it."""
     records = list(records)
     rows, probabilities = [], np.full((len(records), len(model.classes)), np.nan)
     for index, record in enumerate(records):

@@ -14,7 +14,6 @@ from .summary import Metrics
 from .zoo.cameras import camera_label
 
 TEMPLATE = Path(__file__).with_name("templates") / "report.md.j2"
-NBCONVERT_TEMPLATES = Path(__file__).with_name("templates") / "nbconvert"
 
 
 def _environment() -> jinja2.Environment:

@@ -8,7 +8,6 @@ import platform
 import subprocess
 import tempfile
 import time
-from contextlib import contextmanager
 from pathlib import Path
 
 
@@ -74,17 +73,6 @@ def params_hash(params: dict) -> str:
     return hashlib.sha256(json.dumps(_jsonable(params), sort_keys=True).encode()).hexdigest()[:12]
 
 
-def cached_json(path, params: dict, compute):
-    """Return the stored result at `path` if it was made with `params`; else compute, store, return."""
-    key = params_hash(params)
-    stored = read_json(path)
-    if stored and stored.get("params_hash") == key:
-        return stored["result"]
-    result = compute()
-    write_json(path, {"params_hash": key, "params": params, "result": result})
-    return read_json(path)["result"]
-
-
 def git_commit(repo=None) -> str:
     """Current commit (with '+dirty' when the tree has changes), or 'unknown' outside git."""
     repo = repo or Path(__file__).resolve().parents[1]
@@ -135,13 +123,3 @@ def environment() -> dict:
         # run_all.sh sets CAMLIB_RUN_STARTED once, so every chapter records the start of the whole run
         "time": os.environ.get("CAMLIB_RUN_STARTED") or time.strftime("%Y-%m-%d %H:%M:%S %Z"),
     }
-
-
-@contextmanager
-def timed(stages: dict, name: str):
-    """Add the wall time of the block to stages[name] (seconds)."""
-    start = time.perf_counter()
-    try:
-        yield
-    finally:
-        stages[name] = stages.get(name, 0.0) + time.perf_counter() - start

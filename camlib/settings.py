@@ -26,7 +26,6 @@ QUESTIONS = {  # the chapters on the original study's open questions: name -> ti
 }
 DEFAULT_QUESTIONS = ["manipulation_head", "averaging", "balanced", "saliency", "metric", "open_set"]  # pseudo_labels: opt-in
 LAYOUTS = ("zoo", "kaggle", "dresden", "folder")
-PROFILE_NAMES = ("smoke", "cpu", "gpu")
 
 
 class SettingsError(ValueError):

@@ -248,9 +248,91 @@ def _evaluate(model, records, classes, config: TrainConfig) -> dict:
     return accuracy_metrics(predict_records(model, records, classes, tta, progress=False))
 
 
+@dataclass
+class _Run:
+    """One training run's fixed parts: its settings, data, folder, device and place in the DDP group."""
+
+    config: TrainConfig
+    classes: list[str]
+    out_dir: Path
+    train_records: list
+    val_records: list
+    eval_records: list
+    rank: int
+    world_size: int
+    device: torch.device
+
+    @property
+    def images_per_step(self) -> int:
+        """Images decoded per optimisation step (each gives `crops_per_image` crops)."""
+        return self.config.batch_size // self.config.crops_per_image
+
+    @property
+    def use_amp(self) -> bool:
+        """bf16 autocast: on CUDA only."""
+        return self.device.type == "cuda" and self.config.amp
+
+
+@dataclass
+class _Learner:
+    """The model being trained, its optimizer and weight average, and the module batches go through (DDP or it)."""
+
+    model: nn.Module
+    optimizer: torch.optim.Optimizer
+    ema: AveragedModel | None
+    wrapped: nn.Module
+
+    @property
+    def delivered(self) -> nn.Module:
+        """The weights the run will deliver: the moving average when there is one."""
+        return self.model if self.ema is None else self.ema.module
+
+
+@dataclass
+class _Progress:
+    """How far a run got: epoch and step rows, the next step, the best validation metric, unreadable files."""
+
+    history: list = field(default_factory=list)
+    steps: list = field(default_factory=list)
+    epoch: int = 0  # epochs completed
+    step: int = 0
+    best_metric: float | None = None
+    skipped: set = field(default_factory=set)
+
+
 def train(records, classes, config: TrainConfig, out_dir, eval_records=None, resume=True, progress=True) -> TrainResult:
     """Train on `records` (training device), validate each epoch on a held-out part of them and on
     `eval_records` (test device, when labelled). Writes out_dir/{last,best,final}.pt and history CSVs."""
+    run = _setup(records, classes, config, out_dir, eval_records)
+    learner = _build(run)
+    state = _resume(run, learner) if resume else _Progress()
+    final_path = run.out_dir / "final.pt"
+    if state.epoch >= config.epochs and final_path.exists():
+        learner.model.load_state_dict(load_checkpoint(final_path)["model_state"])
+        return TrainResult(learner.model.eval(), pd.DataFrame(state.history), pd.DataFrame(state.steps), final_path,
+                           run.out_dir, [], 0.0)
+    dataset = CropDataset(run.train_records, run.classes, config)
+    if run.world_size > 1:
+        learner.wrapped = nn.parallel.DistributedDataParallel(
+            learner.model, device_ids=[run.device.index] if run.device.type == "cuda" else None)
+    started = time.perf_counter()
+    for epoch in range(state.epoch, config.epochs):
+        epoch_start = time.perf_counter()
+        row = _train_epoch(run, learner, state, dataset, epoch, progress)
+        if run.rank == 0:
+            _evaluate_and_save(run, learner, state, row, epoch_start)
+        _barrier(run)
+    if run.rank == 0:
+        _finish(run, learner, state, dataset)
+    _barrier(run)
+    if state.skipped and run.rank == 0:
+        atomic_write_text(run.out_dir / "skipped.txt", "\n".join(sorted(state.skipped)) + "\n")
+    return TrainResult(learner.model.eval(), pd.DataFrame(state.history), pd.DataFrame(state.steps), final_path,
+                       run.out_dir, sorted(state.skipped), time.perf_counter() - started)
+
+
+def _setup(records, classes, config: TrainConfig, out_dir, eval_records) -> _Run:
+    """Join the DDP group if any, seed torch, check the classes and hold out the validation images."""
     out_dir = Path(out_dir)
     rank, world_size = _distributed()
     device = _device()
@@ -264,135 +346,165 @@ def train(records, classes, config: TrainConfig, out_dir, eval_records=None, res
         raise ValueError(f"no training image for class(es) {empty}: add images or remove the class")
     train_records, val_records = stratified_split(records, config.val_fraction, config.seed)
     eval_records = [r for r in (eval_records or []) if r.camera in classes]
+    return _Run(config, classes, out_dir, train_records, val_records, eval_records, rank, world_size, device)
 
-    model = create_model(config.arch, len(classes), config.weights, classes=classes, crop_mean=config.crop_mean).to(device)
+
+def _build(run: _Run) -> _Learner:
+    """The model (from its initial weights or a camlib checkpoint's), its Adam optimizer and its EMA when asked."""
+    config = run.config
+    model = create_model(config.arch, len(run.classes), config.weights, classes=run.classes,
+                         crop_mean=config.crop_mean).to(run.device)
     if config.init_checkpoint:
         start = load_checkpoint(config.init_checkpoint)
-        if list(start["model_config"]["classes"]) != classes:
-            raise CheckpointError(f"{config.init_checkpoint}: trained for classes {start['model_config']['classes']}, not {classes}")
+        if list(start["model_config"]["classes"]) != run.classes:
+            raise CheckpointError(f"{config.init_checkpoint}: trained for classes {start['model_config']['classes']}, "
+                                  f"not {run.classes}")
         model.load_state_dict(start["model_state"])
     if config.channels_last:
         model = model.to(memory_format=torch.channels_last)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     ema = (AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(config.ema_decay), use_buffers=True)
            if config.ema_decay > 0 else None)
+    return _Learner(model, optimizer, ema, wrapped=model)
 
-    history, step_rows, start_epoch, step, best_metric = [], [], 0, 0, None
-    last_path, final_path = out_dir / "last.pt", out_dir / "final.pt"
-    if resume and last_path.exists():
-        state = load_checkpoint(last_path)
-        if state["identity"] == config.identity():
-            model.load_state_dict(state["model_state"])
-            if "optimizer_state" in state:
-                optimizer.load_state_dict(state["optimizer_state"])
-            if ema is not None and "ema_state" in state:
-                ema.load_state_dict(state["ema_state"])
-            torch.set_rng_state(state["torch_rng"])
-            history, start_epoch, step, best_metric = list(state["history"]), state["epoch"], state["step"], state["best_metric"]
-            if (out_dir / "steps.csv").exists():
-                step_rows = pd.read_csv(out_dir / "steps.csv").query("step < @step").to_dict("records")
-    if start_epoch >= config.epochs and final_path.exists():
-        final = load_checkpoint(final_path)
-        model.load_state_dict(final["model_state"])
-        return TrainResult(model.eval(), pd.DataFrame(history), pd.DataFrame(step_rows), final_path, out_dir, [], 0.0)
 
-    dataset = CropDataset(train_records, classes, config)
-    images_per_step = config.batch_size // config.crops_per_image
-    ddp_model = model
-    if world_size > 1:
-        ddp_model = nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
-    criterion = nn.CrossEntropyLoss()
-    use_amp = device.type == "cuda" and config.amp
-    skipped: set[str] = set()
-    started = time.perf_counter()
+def _resume(run: _Run, learner: _Learner) -> _Progress:
+    """The progress saved in last.pt, its weights, optimizer and RNG state loaded, if made under the same identity."""
+    path = run.out_dir / "last.pt"
+    if not path.exists():
+        return _Progress()
+    saved = load_checkpoint(path)
+    if saved["identity"] != run.config.identity():
+        return _Progress()
+    learner.model.load_state_dict(saved["model_state"])
+    if "optimizer_state" in saved:
+        learner.optimizer.load_state_dict(saved["optimizer_state"])
+    if learner.ema is not None and "ema_state" in saved:
+        learner.ema.load_state_dict(saved["ema_state"])
+    torch.set_rng_state(saved["torch_rng"])
+    state = _Progress(list(saved["history"]), [], saved["epoch"], saved["step"], saved["best_metric"])
+    if (run.out_dir / "steps.csv").exists():  # the steps after last.pt was written are done again
+        steps = pd.read_csv(run.out_dir / "steps.csv")
+        state.steps = steps[steps.step < state.step].to_dict("records")
+    return state
 
-    for epoch in range(start_epoch, config.epochs):
-        dataset.epoch = epoch
-        generator = torch.Generator().manual_seed(config.seed * 1000 + epoch)
-        num_samples = epoch_draws(config, len(dataset), len(classes))  # may exceed the dataset: fixed compute per epoch
-        if world_size > 1:
-            sampler = DistributedSampler(dataset, world_size, rank, shuffle=True, seed=config.seed)
-            sampler.set_epoch(epoch)
-        elif config.balance_classes:  # each camera gets the same share of the epoch's draws
-            counts = {camera: sum(r.camera == camera for r in train_records) for camera in classes}
-            weights = [1.0 / counts[r.camera] for r in train_records]
-            sampler = WeightedRandomSampler(weights, num_samples=num_samples, replacement=True, generator=generator)
-        else:
-            sampler = RandomSampler(dataset, num_samples=num_samples, generator=generator)
-        loader = DataLoader(dataset, batch_size=images_per_step, sampler=sampler, num_workers=config.workers,
-                            collate_fn=collate_crops, drop_last=len(dataset) > images_per_step,
-                            persistent_workers=False, pin_memory=device.type == "cuda")
-        steps_per_epoch = max(1, len(loader))
-        ddp_model.train()
-        losses, correct, seen, epoch_start = [], 0, 0, time.perf_counter()
-        bar = tqdm(loader, desc=f"epoch {epoch + 1}/{config.epochs}", disable=not progress or rank != 0, leave=False)
-        for images, labels, errors in bar:
-            skipped.update(errors)
-            if len(labels) == 0:
-                continue
-            lr = lr_at(step, steps_per_epoch, config)
-            for group in optimizer.param_groups:
-                group["lr"] = lr
-            images, labels = images.to(device, non_blocking=True), labels.to(device, non_blocking=True)
-            if config.channels_last:
-                images = images.contiguous(memory_format=torch.channels_last)
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
-                logits = ddp_model(images)  # (B, num_classes)
-                loss = criterion(logits.float(), labels)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            if ema is not None:
-                ema.update_parameters(model)
-            losses.append(loss.item())
-            correct += int((logits.argmax(1) == labels).sum())
-            seen += len(labels)
-            step_rows.append({"step": step, "epoch": epoch + 1, "lr": lr, "loss": losses[-1]})
-            step += 1
-            bar.set_postfix(loss=f"{np.mean(losses[-20:]):.3f}", lr=f"{lr:.1e}")
-        if epoch + 1 == config.epochs and config.precise_bn_batches and ema is None:
-            recalibrate_batchnorm(model, dataset, images_per_step, config.precise_bn_batches, device, config)
-        train_seconds = time.perf_counter() - epoch_start
-        row = {"epoch": epoch + 1, "train_loss": float(np.mean(losses)) if losses else float("nan"),
-               "train_accuracy": correct / max(seen, 1), "lr_end": lr_at(max(step - 1, 0), steps_per_epoch, config),
-               "images_per_s": seen * world_size / max(train_seconds, 1e-9), "train_seconds": train_seconds}
-        if rank == 0:
-            evaluate = (epoch + 1) % config.eval_every == 0 or epoch + 1 == config.epochs
-            scored = model if ema is None else ema.module  # the weights the run will deliver
-            val = _evaluate(scored, val_records, classes, config) if evaluate else {}
-            test = _evaluate(scored, eval_records, classes, config) if evaluate else {}
-            row.update({"val_accuracy": val.get("accuracy", float("nan")),
-                        "test_accuracy": test.get("accuracy", float("nan")),
-                        "test_weighted_accuracy": test.get("weighted_accuracy", float("nan")),
-                        "test_images": test.get("n_images", 0),
-                        "epoch_seconds": time.perf_counter() - epoch_start})
-            history.append(row)
-            metric = row["val_accuracy"] if not math.isnan(row["val_accuracy"]) else -row["train_loss"]
-            atomic_write_text(out_dir / "steps.csv", pd.DataFrame(step_rows).to_csv(index=False))
-            atomic_write_text(out_dir / "history.csv", pd.DataFrame(history).to_csv(index=False))
-            if epoch >= config.epochs - max(config.average_last, config.keep_epochs):
-                save_checkpoint(out_dir / f"epoch{epoch + 1}.pt", model if ema is None else ema.module, config,
-                                epoch + 1, step, history)
-            if (evaluate or not val_records) and (best_metric is None or metric >= best_metric):
-                best_metric = metric
-                save_checkpoint(out_dir / "best.pt", model, config, epoch + 1, step, history, best_metric=best_metric)
-            save_checkpoint(last_path, model, config, epoch + 1, step, history, optimizer, best_metric, ema)
-        if world_size > 1:
-            dist.barrier()
 
-    if rank == 0:
-        if ema is not None:
-            model.load_state_dict(ema.module.state_dict())
-        if config.average_last > 1:
-            average_checkpoints(model, [out_dir / f"epoch{e}.pt" for e in range(config.epochs - config.average_last + 1,
-                                                                                  config.epochs + 1)], dataset, device)
-        save_checkpoint(final_path, model, config, config.epochs, step, history, best_metric=best_metric)
-    if world_size > 1:
+def _epoch_loader(run: _Run, dataset: CropDataset, epoch: int) -> DataLoader:
+    """The epoch's batches, seeded by (seed, epoch): split across DDP ranks, else balanced by camera or shuffled."""
+    config = run.config
+    generator = torch.Generator().manual_seed(config.seed * 1000 + epoch)
+    num_samples = epoch_draws(config, len(dataset), len(run.classes))  # may exceed the dataset: fixed compute per epoch
+    if run.world_size > 1:
+        sampler = DistributedSampler(dataset, run.world_size, run.rank, shuffle=True, seed=config.seed)
+        sampler.set_epoch(epoch)
+    elif config.balance_classes:  # each camera gets the same share of the epoch's draws
+        counts = {camera: sum(r.camera == camera for r in run.train_records) for camera in run.classes}
+        weights = [1.0 / counts[r.camera] for r in run.train_records]
+        sampler = WeightedRandomSampler(weights, num_samples=num_samples, replacement=True, generator=generator)
+    else:
+        sampler = RandomSampler(dataset, num_samples=num_samples, generator=generator)
+    return DataLoader(dataset, batch_size=run.images_per_step, sampler=sampler, num_workers=config.workers,
+                      collate_fn=collate_crops, drop_last=len(dataset) > run.images_per_step,
+                      persistent_workers=False, pin_memory=run.device.type == "cuda")
+
+
+def _train_epoch(run: _Run, learner: _Learner, state: _Progress, dataset: CropDataset, epoch: int,
+                 progress: bool) -> dict:
+    """One pass over the epoch's batches (then, after the last epoch, precise batch norm); returns its history row."""
+    config = run.config
+    dataset.epoch = epoch
+    loader = _epoch_loader(run, dataset, epoch)
+    steps_per_epoch = max(1, len(loader))
+    learner.wrapped.train()
+    losses, correct, seen, train_start = [], 0, 0, time.perf_counter()
+    bar = tqdm(loader, desc=f"epoch {epoch + 1}/{config.epochs}", disable=not progress or run.rank != 0, leave=False)
+    for images, labels, errors in bar:
+        state.skipped.update(errors)
+        if len(labels) == 0:
+            continue
+        lr = lr_at(state.step, steps_per_epoch, config)
+        loss, hits = _step(run, learner, images, labels, lr)
+        losses.append(loss)
+        correct += hits
+        seen += len(labels)
+        state.steps.append({"step": state.step, "epoch": epoch + 1, "lr": lr, "loss": loss})
+        state.step += 1
+        bar.set_postfix(loss=f"{np.mean(losses[-20:]):.3f}", lr=f"{lr:.1e}")
+    if epoch + 1 == config.epochs and config.precise_bn_batches and learner.ema is None:
+        recalibrate_batchnorm(learner.model, dataset, run.images_per_step, config.precise_bn_batches, run.device,
+                              config)
+    state.epoch = epoch + 1
+    train_seconds = time.perf_counter() - train_start
+    return {"epoch": epoch + 1, "train_loss": float(np.mean(losses)) if losses else float("nan"),
+            "train_accuracy": correct / max(seen, 1), "lr_end": lr_at(max(state.step - 1, 0), steps_per_epoch, config),
+            "images_per_s": seen * run.world_size / max(train_seconds, 1e-9), "train_seconds": train_seconds}
+
+
+def _step(run: _Run, learner: _Learner, images, labels, lr: float) -> tuple[float, int]:
+    """One optimisation step at learning rate `lr`; returns the batch's loss and how many crops it got right."""
+    for group in learner.optimizer.param_groups:
+        group["lr"] = lr
+    images, labels = images.to(run.device, non_blocking=True), labels.to(run.device, non_blocking=True)
+    if run.config.channels_last:
+        images = images.contiguous(memory_format=torch.channels_last)
+    with torch.autocast(run.device.type, dtype=torch.bfloat16, enabled=run.use_amp):
+        logits = learner.wrapped(images)  # (B, num_classes)
+        loss = nn.functional.cross_entropy(logits.float(), labels)
+    learner.optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    learner.optimizer.step()
+    if learner.ema is not None:
+        learner.ema.update_parameters(learner.model)
+    return loss.item(), int((logits.argmax(1) == labels).sum())
+
+
+def _evaluate_and_save(run: _Run, learner: _Learner, state: _Progress, row: dict, epoch_start: float) -> None:
+    """Score the delivered weights when due, record the epoch's row, and write the CSVs and checkpoints."""
+    config, epoch = run.config, row["epoch"]
+    evaluate = epoch % config.eval_every == 0 or epoch == config.epochs
+    val = _evaluate(learner.delivered, run.val_records, run.classes, config) if evaluate else {}
+    test = _evaluate(learner.delivered, run.eval_records, run.classes, config) if evaluate else {}
+    row.update({"val_accuracy": val.get("accuracy", float("nan")),
+                "test_accuracy": test.get("accuracy", float("nan")),
+                "test_weighted_accuracy": test.get("weighted_accuracy", float("nan")),
+                "test_images": test.get("n_images", 0),
+                "epoch_seconds": time.perf_counter() - epoch_start})
+    state.history.append(row)
+    atomic_write_text(run.out_dir / "steps.csv", pd.DataFrame(state.steps).to_csv(index=False))
+    atomic_write_text(run.out_dir / "history.csv", pd.DataFrame(state.history).to_csv(index=False))
+    _save_checkpoints(run, learner, state, scored=evaluate or not run.val_records)
+
+
+def _save_checkpoints(run: _Run, learner: _Learner, state: _Progress, scored: bool) -> None:
+    """epoch<N>.pt in the last epochs (for averaging), best.pt when scored and no worse than before, last.pt always."""
+    config, row, epoch = run.config, state.history[-1], state.epoch
+    if epoch > config.epochs - max(config.average_last, config.keep_epochs):
+        save_checkpoint(run.out_dir / f"epoch{epoch}.pt", learner.delivered, config, epoch, state.step, state.history)
+    metric = row["val_accuracy"] if not math.isnan(row["val_accuracy"]) else -row["train_loss"]
+    if scored and (state.best_metric is None or metric >= state.best_metric):
+        state.best_metric = metric
+        save_checkpoint(run.out_dir / "best.pt", learner.model, config, epoch, state.step, state.history,
+                        best_metric=metric)
+    save_checkpoint(run.out_dir / "last.pt", learner.model, config, epoch, state.step, state.history, learner.optimizer,
+                    state.best_metric, learner.ema)
+
+
+def _finish(run: _Run, learner: _Learner, state: _Progress, dataset: CropDataset) -> None:
+    """Save as final.pt the delivered weights: the EMA's, or the mean of the last epochs' when averaging."""
+    config = run.config
+    if learner.ema is not None:
+        learner.model.load_state_dict(learner.ema.module.state_dict())
+    if config.average_last > 1:
+        epochs = range(config.epochs - config.average_last + 1, config.epochs + 1)
+        average_checkpoints(learner.model, [run.out_dir / f"epoch{e}.pt" for e in epochs], dataset, run.device)
+    save_checkpoint(run.out_dir / "final.pt", learner.model, config, config.epochs, state.step, state.history,
+                    best_metric=state.best_metric)
+
+
+def _barrier(run: _Run) -> None:
+    """Wait for every DDP rank (no-op in a single process)."""
+    if run.world_size > 1:
         dist.barrier()
-    if skipped and rank == 0:
-        atomic_write_text(out_dir / "skipped.txt", "\n".join(sorted(skipped)) + "\n")
-    return TrainResult(model.eval(), pd.DataFrame(history), pd.DataFrame(step_rows), final_path, out_dir,
-                       sorted(skipped), time.perf_counter() - started)
 
 
 @torch.no_grad()

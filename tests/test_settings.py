@@ -98,8 +98,13 @@ def test_the_tta_factory_keeps_every_field():
     assert run.tta_config("robustness").crops == "grid"
 
 
-def test_settings_list_command():
-    assert settings.main() == 0
+def test_settings_list_command_prints_each_parameter_with_its_cpu_default(capsys):
+    settings.main()
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split(" = ")[0] for line in lines] == settings.field_names()
+    cpu = resolve("cpu")
+    assert cpu.epochs != Settings.model_fields["epochs"].default  # so the line below tells the profile from the class
+    assert f"epochs = {cpu.epochs!r}  # {Settings.model_fields['epochs'].description}" in lines
 
 
 def test_the_default_profiles_have_every_weight_they_need_offline(monkeypatch):

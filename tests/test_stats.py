@@ -85,10 +85,9 @@ def _interval(low: float, high: float) -> Estimate:
     ("no_difference", [(-0.02, 0.02), (-0.03, 0.03)], [(-0.2, -0.05), (0.05, 0.2)], [(-0.065, 0.015), (-0.015, 0.065), (0.0, 0.04)]),
 ])
 def test_equivalence_margin_gives_all_three_verdicts(direction, supported, contradicted, inconclusive):
-    assert EQUIVALENCE_MARGIN == 0.03
     for cases, expected in ((supported, "supported"), (contradicted, "contradicted"), (inconclusive, "inconclusive")):
         for low, high in cases:
-            assert verdict(_interval(low, high), direction) == expected, (direction, low, high)
+            assert verdict(_interval(low, high), direction, margin=0.03) == expected, (direction, low, high)
 
 
 def test_a_wide_interval_that_touches_zero_supports_no_claim_of_no_change():

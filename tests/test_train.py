@@ -178,7 +178,8 @@ def test_resume_after_sigkill_mid_epoch(toy_cameras, tmp_path):
     assert list(history.epoch) == [1, 2, 3, 4] and interrupted_epoch < 4
     steps = pd.read_csv(run / "steps.csv")
     assert list(steps.step) == list(range(len(steps)))  # continuous, no repeated or missing steps
-    assert final["epoch"] == 4 and load_model(run / "final.pt") is not None
+    assert final["epoch"] == 4 and final["step"] == len(steps)
+    assert load_model(run / "final.pt").config.classes == class_names(read_kaggle(toy_cameras))
 
 
 DDP_SCRIPT = """

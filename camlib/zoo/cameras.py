@@ -19,7 +19,6 @@ KAGGLE_DISPLAY_NAMES = (
 # Neutral class (and folder) names; two digits, so that sorting the names keeps the cameras' order.
 MODEL_NAMES = tuple(f"Zoo-{i + 1:02d}" for i in range(len(KAGGLE_MODELS)))
 CFA_PATTERNS = ("RGGB", "BGGR", "GRBG", "GBRG")
-DEMOSAIC_ALGORITHMS = ("bilinear", "malvar2004", "menon2007", "menon2007_refined")
 SUBSAMPLING_NAMES = {0: "4:4:4", 1: "4:2:2", 2: "4:2:0"}  # PIL's `subsampling` codes
 ASPECTS = (4 / 3, 4 / 3, 3 / 2, 16 / 9)  # native frame shapes, a nuisance not tied to difficulty
 SIZE_SCALE_RANGE = (0.85, 1.25)  # native pixel count relative to the profile's megapixels
