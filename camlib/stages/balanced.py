@@ -31,7 +31,6 @@ def balanced(run: Run) -> BalancedResult | None:
     class shares (iterative proportional fitting, and an optimal assignment with equal quotas)."""
     if not switched_on(run, "balanced"):
         return None
-    data = run.data
     main = inference(run)
     if main is None:  # a read-only run (the report) whose chapter 3 did not run
         return None

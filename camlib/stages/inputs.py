@@ -142,7 +142,7 @@ def _home_module(value) -> str | None:
     if not isinstance(name, str) or not name.startswith("camlib"):
         return None
     module = importlib.import_module(name)
-    return name if getattr(module, "__file__", "").endswith(".py") else None
+    return name if (getattr(module, "__file__", None) or "").endswith(".py") else None
 
 
 def chapter_fields() -> dict[str, tuple[str, ...]]:

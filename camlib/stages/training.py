@@ -37,7 +37,8 @@ def main_configs(run: Run, augmented: bool = True) -> dict:
     return {seed: run.settings.train_config(augmented=augmented, seed=seed) for seed in run.settings.seeds}
 
 
-# The main recipe: every setting a model of the run is trained with (the study models change one or two of them).
+# The main recipe: every setting a model of the run is trained with (the study models change one or two of them);
+# average_epochs too, as the number of epochs' weights each model keeps for the averaging chapter.
 RECIPE = ("arch", "weights", "seed", "replicates", "epochs", "batch_size", "crops_per_image", "lr", "schedule",
           "cycle_epochs", "warmup_fraction", "images_per_epoch", "average_last", "center_fraction", "crop_mean",
           "balance_classes", "workers", "train_processes", "frame_cache_gib", "eval_every", "average_epochs")
