@@ -6,7 +6,7 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from .runs import params_hash, read_json, write_json
-from .settings import CHAPTER_FIELDS, Settings
+from .settings import UNKEYED_FIELDS, Settings
 
 from .stats import Estimate
 
@@ -43,8 +43,9 @@ def no_significant_gain(gains) -> bool:
 
 def recipe_hash(settings: Settings) -> str:
     """Hash of what the main model's scores depend on: data, recipe and TTA (not the studies, not the folder)."""
+    from .stages.inputs import fields_read
     values = settings.to_dict()
-    return params_hash({name: values[name] for name in CHAPTER_FIELDS["03_tta_inference"] if name != "run_dir"})
+    return params_hash({name: values[name] for name in sorted(fields_read("inference")) if name not in UNKEYED_FIELDS})
 
 
 def write_convergence(run_path: Path, result: Convergence) -> None:

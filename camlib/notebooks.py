@@ -8,7 +8,7 @@ import sys
 import typing
 from pathlib import Path
 
-from .settings import CHAPTER_FIELDS, PROFILES, REPO_ROOT, Settings
+from .settings import PROFILES, REPO_ROOT, Settings
 
 NOTEBOOKS = REPO_ROOT / "notebooks"
 HEADER = ("# Parameters of this chapter: papermill -p NAME VALUE, or ./run_all.sh -p NAME VALUE for every chapter.\n"
@@ -55,6 +55,7 @@ def parameter_line(name: str) -> str:
 def parameters_source(chapter: str) -> str:
     if chapter == "99_report":
         return "\n".join([HEADER] + [parameter_line(n) for n in REPORT_FIELDS] + [REPORT_EXTRA])
+    from .stages import CHAPTER_FIELDS
     return "\n".join([HEADER] + [parameter_line(name) for name in CHAPTER_FIELDS[chapter]])
 
 

@@ -1,4 +1,5 @@
-"""Every parameter of a report run, typed and ranged (pydantic), the profiles, and which chapter uses which."""
+"""Every parameter of a report run, typed and ranged (pydantic), and the profiles (which chapter reads which: the
+stages' declarations, camlib.stages.CHAPTER_FIELDS)."""
 from __future__ import annotations
 
 import difflib
@@ -359,33 +360,9 @@ REAL_PHOTO_DEFAULTS: dict[str, dict] = {
     "gpu": dict(_REAL_PHOTOS),
 }
 
-# Which parameters each chapter declares in its notebook (what it uses, directly or through the models it needs).
-RUN_FIELDS = ("profile", "run_dir", "layout", "data_dir", "seed", "zoo_seed", "zoo_difficulty", "split_seed", "test_center_crop",
-              "min_images_per_camera")
-RECIPE_FIELDS = ("arch", "weights", "replicates", "epochs", "batch_size", "crops_per_image", "crop", "lr", "schedule",
-                 "cycle_epochs", "warmup_fraction", "images_per_epoch", "draws_per_camera", "average_last", "center_fraction", "crop_mean", "balance_classes",
-                 "workers",
-                 "train_processes",
-                 "frame_cache_gib", "eval_every", "aug_d4", "aug_gamma", "aug_jpeg", "aug_scale", "gamma_range",
-                 "jpeg_range", "scale_range", "aug_recipe", "manipulation_prob", "aug_jpeg_aligned")
-TTA_FIELDS = ("tta_crops", "tta_transforms", "tta_grid")
-STUDY_FIELDS = ("study_replicates", "study_tta_crops", "study_tta_transforms")
-CHAPTER_FIELDS = {
-    "01_data_exploration": RUN_FIELDS,
-    "02_training": RUN_FIELDS + RECIPE_FIELDS + STUDY_FIELDS + ("schedule_study",),
-    "03_tta_inference": RUN_FIELDS + RECIPE_FIELDS + TTA_FIELDS,
-    "04_robustness": RUN_FIELDS + RECIPE_FIELDS + TTA_FIELDS + ("robustness_images_per_class", "robustness_sweep",
-                                                                 "robustness_tta_crops", "robustness_tta_transforms"),
-    "05_crop_size": RUN_FIELDS + RECIPE_FIELDS + ("crop_sizes",),
-    "06_train_size": RUN_FIELDS + RECIPE_FIELDS + STUDY_FIELDS + ("train_sizes", "label_noise_levels"),
-    "07_architectures": RUN_FIELDS + RECIPE_FIELDS + STUDY_FIELDS + ("arch_study",),
-    "08_baseline": RUN_FIELDS + ("baseline_crop", "baseline_crops_per_image", "baseline_max_iter"),
-    "09_open_questions": RUN_FIELDS + RECIPE_FIELDS + TTA_FIELDS + STUDY_FIELDS + (
-        "open_questions", "manipulation_crops", "average_epochs", "pseudo_label_threshold", "pseudo_label_epochs",
-        "saliency_crops", "open_set_cameras", "open_set_frames", "open_set_keep", "robustness_images_per_class",
-        "robustness_sweep", "robustness_tta_crops", "robustness_tta_transforms", "train_sizes", "arch_study",
-        "baseline_crop", "baseline_crops_per_image", "baseline_max_iter"),
-}
+# Fields that say where and how fast a run computes, or which chapters it runs, never what a result is: stages
+# declare them where they read them, but no cache key holds them (results do not depend on workers or caches).
+UNKEYED_FIELDS = ("run_dir", "workers", "train_processes", "frame_cache_gib", "open_questions")
 
 
 def field_names() -> list[str]:

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from camlib import notebooks, settings, validate
-from camlib.settings import CHAPTER_FIELDS, PROFILES, Settings, SettingsError, resolve
+from camlib.settings import PROFILES, Settings, SettingsError, resolve
+from camlib.stages import CHAPTER_FIELDS
 
 REPO = Path(__file__).resolve().parents[1]
 BAD = [  # (parameter, value, words the one-line message must hold)

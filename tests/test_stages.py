@@ -45,16 +45,18 @@ def test_a_stage_result_survives_its_cache(toy_cameras, tmp_path):
     outcome = outcome_from_predictions("m", classes, {0: _predictions(test, classes, [True, False] * 5)},
                                        keep_probabilities=True, root=toy_cameras)
     result = InferenceResult(tta_config={"crops": "grid"}, tta=outcome, crops_only=None, single_crop=outcome)
-    run = Run(resolve("smoke", {"run_dir": str(tmp_path)}), progress=False)
+    values = {"layout": "kaggle", "data_dir": str(toy_cameras), "run_dir": str(tmp_path)}
+    run = Run(resolve("smoke", values), progress=False)
     calls = []
-    first = cached(run, "inference", {"k": 1}, lambda: calls.append(1) or result, InferenceResult)
-    again = cached(run, "inference", {"k": 1}, lambda: calls.append(1) or result, InferenceResult)
+    first = cached(run, "inference", lambda: calls.append(1) or result, InferenceResult)
+    again = cached(run, "inference", lambda: calls.append(1) or result, InferenceResult)
     assert calls == [1] and first == again == result  # computed once, read back equal
     assert again.tta.scores() == result.tta.scores()
-    assert load(run, "inference", {"k": 2}, InferenceResult) is None  # other parameters: not reused
+    other = Run(resolve("smoke", {**values, "tta_grid": 3}), progress=False)
+    assert load(other, "inference", InferenceResult) is None  # other parameters: not reused
     stored = json.loads((tmp_path / "stages" / "inference.json").read_text())
-    assert stored["params"] == {"k": 1} and "seconds" in stored
-    assert load(run, "inference", {"k": 1}, RobustnessResult) is None  # another format: recomputed, not misread
+    assert stored["params"]["fields"]["tta_grid"] == run.settings.tta_grid and "seconds" in stored
+    assert load(run, "inference", RobustnessResult) is None  # another format: recomputed, not misread
 
 
 def test_a_model_that_stays_at_chance_is_flagged_and_its_claims_not_testable(toy_cameras, tmp_path):

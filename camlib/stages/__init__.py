@@ -21,8 +21,12 @@ from .saliency import SaliencyResult, saliency
 from .metric import MetricResult, metric
 from .open_set import OpenSetResult, open_set
 from .questions import Finding, switch_hint
+from .inputs import DECLARATIONS, UndeclaredInput, chapter_fields
+from .core import stage_key
 
-__all__ = ["AveragingResult", "BalancedResult", "BaselineResult", "CropSizeResult", "DeviceFoldResult", "DeviceGapResult", "ExplorationResult", "Finding",
+CHAPTER_FIELDS = chapter_fields()  # each chapter's parameters, from its stages' declarations
+
+__all__ = ["CHAPTER_FIELDS", "DECLARATIONS", "UndeclaredInput", "stage_key", "AveragingResult", "BalancedResult", "BaselineResult", "CropSizeResult", "DeviceFoldResult", "DeviceGapResult", "ExplorationResult", "Finding",
            "InferenceResult", "ManipulationHeadResult", "MetricResult", "ModelSummary", "OpenSetResult", "PseudoLabelResult",
            "RobustnessResult", "Run", "SaliencyResult", "StudyResult", "TrainingResult", "architectures", "averaging",
            "balanced", "baseline", "cached", "crop_size", "device_folds", "device_gap", "label_noise", "schedules", "exploration", "inference", "load", "manipulation_head", "metric",

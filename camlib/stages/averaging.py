@@ -8,7 +8,8 @@ from pydantic import BaseModel
 from ..infer import predict_records
 from ..outcomes import Outcome, difference, outcome_from_predictions
 from ..train import average_checkpoints, load_model, training_crops
-from .core import Run, cached, model_job, model_key
+from .core import STUDY, TTA, Run, cached, model_job
+from .inputs import stage
 from .inference import inference
 from .questions import Finding, finding, gated, switched_on
 from .study_models import main_as_study
@@ -24,16 +25,14 @@ class AveragingResult(BaseModel):
     findings: list[Finding]
 
 
+@stage(fields=("open_questions", "average_epochs", *STUDY, *TTA), needs=("training", "study_main", "inference"),
+       chapters=("09_open_questions",))
 def averaging(run: Run) -> AveragingResult | None:
     """Chapter 10's stage (cached; None when switched off)."""
     if not switched_on(run, "averaging"):
         return None
     settings, data = run.settings, run.data
     seeds, k = settings.study_seeds, settings.average_epochs
-    key = {"main": [model_key(c, run) for c in main_configs(run).values()], "k": k,
-           "tta": settings.tta_config().to_dict(), "study_tta": settings.tta_config("study").to_dict(),
-           "test": data.key(data.test), "batchnorm": "re-estimated on training crops after averaging",
-           "study_seeds": settings.study_seeds}
 
     def compute():
         last = main_as_study(run).outcome
@@ -66,4 +65,4 @@ def averaging(run: Run) -> AveragingResult | None:
         return AveragingResult(average_epochs=k, last=last, averaged=averaged, seeds_mean=main, ensemble=ensemble,
                                findings=gated(run, findings))
 
-    return cached(run, "averaging", key, compute, AveragingResult)
+    return cached(run, "averaging", compute, AveragingResult)

@@ -7,6 +7,7 @@ from pydantic import BaseModel
 from ..outcomes import Outcome, difference
 from ..rebalance import quota_assignment, sinkhorn_rebalance
 from .core import Run, cached
+from .inputs import stage
 from .inference import inference
 from .questions import Finding, finding, gated, switched_on
 
@@ -24,6 +25,7 @@ def _with_predictions(outcome: Outcome, label: str, rows) -> Outcome:
     return outcome.model_copy(update={"label": label, "predictions": [list(map(int, r)) for r in rows]})
 
 
+@stage(fields=("open_questions",), needs=("inference",), chapters=("09_open_questions",))
 def balanced(run: Run) -> BalancedResult | None:
     """Chapter 11's stage (cached; None when switched off): rebalance each seed's TTA probabilities to equal
     class shares (iterative proportional fitting, and an optimal assignment with equal quotas)."""
@@ -32,7 +34,6 @@ def balanced(run: Run) -> BalancedResult | None:
     main = inference(run)
     if main is None:  # a read-only run (the report) whose chapter 3 did not run
         return None
-    key = {"inference": main.tta.predictions, "version": 1}
 
     def compute():
         plain = main.tta
@@ -61,4 +62,4 @@ def balanced(run: Run) -> BalancedResult | None:
         return BalancedResult(prior=prior.tolist(), true_shares=(counts / counts.sum()).tolist(), plain=plain,
                               sinkhorn=sinkhorn, assignment=assignment, findings=gated(run, findings))
 
-    return cached(run, "balanced", key, compute, BalancedResult)
+    return cached(run, "balanced", compute, BalancedResult)

@@ -8,6 +8,7 @@ from ..prnu import fit_prnu, predict_prnu
 from ..qtable import fit_qtables, predict_qtables
 from ..outcomes import Outcome, outcome_from_predictions
 from .core import Run, cached
+from .inputs import stage
 
 LABELS = {("qtable", "plain"): "JPEG quantisation-table lookup (file header)",
           ("prnu", "plain"): "PRNU correlation with the training devices' fingerprints",
@@ -35,14 +36,13 @@ class BaselineResult(BaseModel):
         return next((v for v in self.variants if v.feature_set == feature_set and v.training == training), None)
 
 
+@stage(fields=("baseline_crop", "baseline_crops_per_image", "baseline_max_iter", "seed", "layout"),
+       needs=("augmentation",), chapters=("08_baseline",))
 def baseline(run: Run) -> BaselineResult:
     """Chapter 8's stage (cached): fit on the training device, score the same test images as the CNN."""
     settings, data = run.settings, run.data
     augment = settings.augment_config()
     augment = augment if augment.manipulations_on and augment.manipulation_prob > 0 else None
-    key = {"crop": settings.baseline_crop, "crops": settings.baseline_crops_per_image, "max_iter": settings.baseline_max_iter,
-           "seed": settings.seed, "augment": None if augment is None else augment.to_dict(),
-           "data": data.key(), "real": settings.layout != "zoo", "version": 3}
 
     def compute():
         tables = residual.evaluate_baseline(data.train, data.test, data.classes, settings.baseline_crop,
@@ -60,4 +60,4 @@ def baseline(run: Run) -> BaselineResult:
         return BaselineResult(crop=settings.baseline_crop, crops_per_image=settings.baseline_crops_per_image,
                               seed=settings.seed, skipped=tables["skipped"], variants=variants)
 
-    return cached(run, "baseline", key, compute, BaselineResult)
+    return cached(run, "baseline", compute, BaselineResult)

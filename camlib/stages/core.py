@@ -5,8 +5,7 @@ from __future__ import annotations
 import math
 import os
 import time
-from dataclasses import dataclass
-from functools import cached_property
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, TypeVar
 
@@ -19,6 +18,7 @@ from ..settings import Settings, SettingsError, check_names, resolve
 from ..metrics import majority_chance
 from ..stats import wilson
 from ..train import TrainConfig, TrainResult, train
+from .inputs import SettingsView, declare, key_inputs
 
 M = TypeVar("M", bound=BaseModel)
 NOTEBOOK_ONLY = {"appendix_dir"}  # notebook parameters that are not run settings
@@ -27,24 +27,42 @@ _IPYTHON_NAMES = {"In", "Out", "get_ipython", "exit", "quit", "open", "display"}
 
 @dataclass
 class Run:
-    """A report run: its settings, its folder and (read on first use) its data."""
+    """A report run: its settings, its folder and (read on first use) its data. Inside a stage, `settings` is the
+    stage's SettingsView (only what it declares) and `full_settings` the whole."""
 
     settings: Settings
     progress: bool = True
     read_only: bool = False  # stages return their stored result or None; nothing is computed (the report)
+    shared: dict = field(default_factory=dict, repr=False)  # the data, loaded once for every stage's view of the run
+
+    @property
+    def full_settings(self) -> Settings:
+        return self.settings.full if isinstance(self.settings, SettingsView) else self.settings
 
     @property
     def path(self) -> Path:
-        return self.settings.run_path
+        return self.full_settings.run_path
 
-    @cached_property
+    @property
     def data(self) -> RunData:
-        return load_data(self.settings, progress=None if self.progress else False)
+        if "data" not in self.shared:
+            self.shared["data"] = load_data(self.full_settings, progress=None if self.progress else False)
+        return self.shared["data"]
 
     @property
     def chance(self) -> float:
         """Chance level of the labelled test images: the share of their most frequent camera."""
         return majority_chance([r.camera for r in self.data.test if r.camera in self.data.classes])
+
+
+# The inputs every stage shares. The data is identified by its files as well as by the fields that choose them.
+DATA = declare("data", fields=("profile", "layout", "data_dir", "zoo_seed", "zoo_difficulty", "split_seed",
+                               "min_images_per_camera"), extra=lambda run: {"records": run.data.key()})
+AUGMENTATION = declare("augmentation", fields=("crop", "aug_d4", "aug_gamma", "aug_jpeg", "aug_scale", "gamma_range",
+                                               "jpeg_range", "scale_range", "aug_recipe", "manipulation_prob",
+                                               "aug_jpeg_aligned"))
+TTA = ("tta_crops", "tta_transforms", "tta_grid", "crop")  # what settings.tta_config() reads
+STUDY = ("study_replicates", "study_tta_crops", "study_tta_transforms", "tta_grid", "crop")  # study seeds, tta_config("study")
 
 
 def notebook_parameters(namespace: dict) -> dict:
@@ -93,18 +111,19 @@ def set_threads() -> None:
     torch.set_num_threads(max(1, os.cpu_count() or 1))
 
 
-def cached(run: Run, name: str, key: dict, compute: Callable[[], M], model: type[M]) -> M | None:
-    """The stored result of stage `name` when it was made with `key`, else computed, stored atomically and
-    returned (None for a read-only run). The file run/stages/<name>.json holds the key, the result and the
-    seconds it took."""
+def cached(run: Run, name: str, compute: Callable[[], M], model: type[M]) -> M | None:
+    """The stored result of stage `name` when it was made with the inputs it declares, else computed, stored
+    atomically and returned (None for a read-only run). The file run/stages/<name>.json holds the key, its inputs,
+    the result and the seconds it took."""
     path = run.path / "stages" / f"{name}.json"
-    stored = load(run, name, key, model)
+    stored = load(run, name, model)
     if stored is not None or run.read_only:
         return stored
     started = time.perf_counter()
     result = compute()
     seconds = time.perf_counter() - started
-    write_json(path, {"params_hash": params_hash(key), "params": key, "seconds": seconds,
+    inputs = key_inputs(name, run)
+    write_json(path, {"params_hash": params_hash(inputs), "params": inputs, "seconds": seconds,
                       "result": result.model_dump(mode="json")})
     timings = read_json(run.path / "stage_seconds.json", {})
     timings[name] = round(seconds, 2)
@@ -112,10 +131,15 @@ def cached(run: Run, name: str, key: dict, compute: Callable[[], M], model: type
     return result
 
 
-def load(run: Run, name: str, key: dict, model: type[M]) -> M | None:
-    """The stored result of stage `name` for `key`, or None (not run, other parameters, or an older format)."""
+def stage_key(name: str, run: Run) -> str:
+    """The cache key of stage `name` in this run."""
+    return params_hash(key_inputs(name, run))
+
+
+def load(run: Run, name: str, model: type[M]) -> M | None:
+    """The stored result of stage `name` for the run's inputs, or None (not run, other inputs, or an older format)."""
     stored = read_json(run.path / "stages" / f"{name}.json")
-    if not stored or stored.get("params_hash") != params_hash(key):
+    if not stored or stored.get("params_hash") != stage_key(name, run):
         return None
     try:
         return model.model_validate(stored["result"])
@@ -228,9 +252,3 @@ def train_model(run: Run, role: str, config: TrainConfig, records=None) -> Train
     """Train (or reuse, or resume) one model of the run here."""
     job = model_job(run, role, config, records)
     return train(job.records, job.classes, job.config, job.out_dir, eval_records=job.eval_records, progress=run.progress)
-
-
-def model_key(config: TrainConfig, run: Run, records=None) -> str:
-    """What identifies a trained model in stage keys: its recipe and its training data."""
-    records = run.data.train if records is None else records
-    return params_hash({"config": config.identity(), "data": run.data.key(records)})

@@ -5,8 +5,9 @@ from pydantic import BaseModel
 
 from .. import studies
 from ..outcomes import Outcome, outcome_from_predictions
-from .core import Run, cached, model_key
-from .training import main_configs, main_models
+from .core import Run, cached
+from .inputs import stage
+from .training import main_models
 
 
 class CropSizePoint(BaseModel):
@@ -22,13 +23,13 @@ class CropSizeResult(BaseModel):
     points: list[CropSizePoint]
 
 
+@stage(fields=("crop_sizes", "test_center_crop", "study_replicates", "crop"), needs=("training",),
+       chapters=("05_crop_size",))
 def crop_size(run: Run) -> CropSizeResult:
     """Chapter 5's stage (cached)."""
     settings, data = run.settings, run.data
     seeds = settings.study_seeds
     records = data.test_unaltered
-    key = {"main": [model_key(c, run) for s, c in main_configs(run).items() if s in seeds], "sizes": settings.crop_sizes,
-           "test": data.key(records), "center_crop": settings.test_center_crop}
 
     def compute():
         models = main_models(run, seeds)
@@ -39,4 +40,4 @@ def crop_size(run: Run) -> CropSizeResult:
             for size in sorted(set(settings.crop_sizes))]
         return CropSizeResult(train_crop=settings.crop, seeds=seeds, points=points)
 
-    return cached(run, "crop_size", key, compute, CropSizeResult)
+    return cached(run, "crop_size", compute, CropSizeResult)

@@ -10,7 +10,8 @@ from ..datasets import Record
 from ..infer import predict_records
 from ..outcomes import Outcome, outcome_from_predictions
 from ..train import load_model
-from .core import ModelSummary, Run, cached, model_key
+from .core import TTA, ModelSummary, Run, cached
+from .inputs import stage
 from .training import main_configs, train_replicates
 
 
@@ -35,6 +36,7 @@ def swapped_split(run: Run) -> tuple[list[Record], list[Record]] | None:
     return train, test
 
 
+@stage(fields=("layout", *TTA), needs=("training",), chapters=("03_tta_inference",))
 def device_folds(run: Run) -> DeviceFoldResult | None:
     """The swapped fold's stage for real photos split by device (None for the zoo or a random split)."""
     if run.settings.layout == "zoo":
@@ -45,8 +47,6 @@ def device_folds(run: Run) -> DeviceFoldResult | None:
     train, test = split
     settings, data = run.settings, run.data
     configs = main_configs(run)
-    key = {"models": [model_key(c, run, train) for c in configs.values()], "tta": settings.tta_config().to_dict(),
-           "test": data.key(test), "probabilities": True}
 
     def compute():
         summaries = train_replicates(run, "swapped", "main recipe, devices swapped", configs, train, eval_records=test)
@@ -60,4 +60,4 @@ def device_folds(run: Run) -> DeviceFoldResult | None:
                                 outcome=outcome_from_predictions("main recipe, devices swapped", data.classes, tables,
                                                                  keep_probabilities=True, root=data.root))
 
-    return cached(run, "device_folds", key, compute, DeviceFoldResult)
+    return cached(run, "device_folds", compute, DeviceFoldResult)

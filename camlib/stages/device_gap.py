@@ -10,7 +10,8 @@ from ..manipulations import center_crop
 from ..outcomes import Outcome, outcome_from_predictions
 from ..stats import Estimate, bootstrap, unpaired_difference
 from ..train import TrainConfig
-from .core import Run, cached, model_key
+from .core import TTA, Run, cached
+from .inputs import stage
 from .robustness import CHALLENGE_CROP
 from .training import main_configs, main_models
 
@@ -40,6 +41,7 @@ def _pooled(outcomes: list[Outcome]):
     return np.concatenate([o.correct().ravel() for o in outcomes]) if outcomes else np.zeros(0)
 
 
+@stage(fields=("test_center_crop", *TTA), needs=("training",), chapters=("03_tta_inference",))
 def device_gap(run: Run) -> DeviceGapResult | None:
     """Chapter 3's device-gap stage (cached); None when the run has no separate test device."""
     settings, data = run.settings, run.data
@@ -49,8 +51,6 @@ def device_gap(run: Run) -> DeviceGapResult | None:
     side = settings.test_center_crop or CHALLENGE_CROP
     configs = main_configs(run)
     held = {seed: stratified_split(data.train, TrainConfig.val_fraction, seed)[1] for seed in configs}
-    key = {"models": [model_key(c, run) for c in configs.values()], "tta": tta.to_dict(), "crop": side,
-           "held": {seed: data.key(records) for seed, records in held.items()}, "test": data.key(data.test_unaltered)}
 
     def crop(image):
         return center_crop(image, side) if min(image.shape[:2]) > side else image
@@ -65,4 +65,4 @@ def device_gap(run: Run) -> DeviceGapResult | None:
                                   desc=f"second device, seed {seed}") for seed, model in models.items()}, root=data.root)
         return DeviceGapResult(tta_config=tta.to_dict(), center_crop=side, same_device=same, other_device=other)
 
-    return cached(run, "device_gap", key, compute, DeviceGapResult)
+    return cached(run, "device_gap", compute, DeviceGapResult)

@@ -10,6 +10,7 @@ from ..datasets import UNSEEN_DEVICE, scene_counts, series_id
 from ..qtable import shared_with_training
 from ..settings import REPO_ROOT
 from .core import Run, cached
+from .inputs import stage
 
 
 class ImageRow(BaseModel):
@@ -89,11 +90,11 @@ def display_name(path) -> str:
     return relative if not relative.startswith(os.path.join("..", "..")) else os.path.basename(path)
 
 
+@stage(fields=("profile", "layout"), chapters=("01_data_exploration",))
 def exploration(run: Run) -> ExplorationResult:
     """Chapter 1's stage (cached): the per-image table and residual statistics of the run's data."""
     settings, data = run.settings, run.data
     per_camera = 6 if settings.profile == "smoke" else 12
-    key = {"data": data.key(), "residuals_per_camera": per_camera, "version": 4}
 
     def compute():
         table = explore.image_table(data.train + data.test + data.test_unlabelled, progress=run.progress)
@@ -113,7 +114,7 @@ def exploration(run: Run) -> ExplorationResult:
                                  n_test_series=len({series_id(_relative(r.path, data.root), r.camera) for r in data.test}),
                                  qtables_shared=_qtables_shared(data))
 
-    return cached(run, "exploration", key, compute, ExplorationResult)
+    return cached(run, "exploration", compute, ExplorationResult)
 
 
 def _qtables_shared(data) -> dict[str, tuple[int, int]]:

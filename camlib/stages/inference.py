@@ -5,8 +5,9 @@ from pydantic import BaseModel
 
 from ..infer import TTAConfig, identity_views, predict_records, write_predictions, write_submission
 from ..outcomes import Outcome, outcome_from_predictions
-from .core import Run, cached, model_key
-from .training import main_configs, main_models
+from .core import TTA, Run, cached
+from .inputs import stage
+from .training import main_models
 
 
 class InferenceResult(BaseModel):
@@ -23,11 +24,11 @@ class InferenceResult(BaseModel):
     n_unlabelled: int = 0
 
 
+@stage(fields=TTA, needs=("training",), chapters=("03_tta_inference", "08_baseline"))
 def inference(run: Run) -> InferenceResult:
     """Chapter 3's stage: score the test device; writes predictions.csv and submission.csv (seed ensemble)."""
     settings, data = run.settings, run.data
     tta = settings.tta_config()
-    key = {"models": [model_key(c, run) for c in main_configs(run).values()], "tta": tta.to_dict(), "test": data.key(data.test)}
 
     def compute():
         models = main_models(run)
@@ -54,7 +55,7 @@ def inference(run: Run) -> InferenceResult:
         return InferenceResult(tta_config=tta.to_dict(), tta=outcomes["tta"], crops_only=outcomes.get("crops_only"),
                                single_crop=outcomes["single_crop"], n_unlabelled=len(data.test_unlabelled))
 
-    return cached(run, "inference", key, compute, InferenceResult)
+    return cached(run, "inference", compute, InferenceResult)
 
 
 def _crops(tta: TTAConfig) -> str:

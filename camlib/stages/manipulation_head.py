@@ -15,9 +15,10 @@ from ..io import ImageReadError
 from ..manipulations import CHALLENGE_MANIPULATIONS
 from ..metrics import is_manipulated
 from ..outcomes import Outcome
-from .core import Run, cached, model_key
+from .core import STUDY, Run, cached
+from .inputs import stage
 from .questions import Finding, finding, gated, switched_on
-from .training import main_configs, main_models
+from .training import main_models
 
 FAMILIES = ["unaltered", "jpeg", "gamma", "resize"]
 
@@ -63,6 +64,8 @@ def _embed(model, crops: np.ndarray, batch: int = 64) -> np.ndarray:
     return torch.cat([model.embed(to_tensor(crops[i:i + batch])) for i in range(0, len(crops), batch)]).numpy()
 
 
+@stage(fields=("open_questions", "manipulation_crops", *STUDY), needs=("training", "augmentation"),
+       chapters=("09_open_questions",))
 def manipulation_head(run: Run) -> ManipulationHeadResult | None:
     """Chapter 9's stage (cached; None when switched off)."""
     if not switched_on(run, "manipulation_head"):
@@ -70,8 +73,6 @@ def manipulation_head(run: Run) -> ManipulationHeadResult | None:
     settings, data = run.settings, run.data
     seeds = settings.study_seeds
     tta = settings.tta_config("study")
-    key = {"main": [model_key(c, run) for s, c in main_configs(run).items() if s in seeds],
-           "crops": settings.manipulation_crops, "tta": tta.to_dict(), "test": data.key(data.test)}
 
     def compute():
         models = main_models(run, seeds)
@@ -99,7 +100,7 @@ def manipulation_head(run: Run) -> ManipulationHeadResult | None:
         return ManipulationHeadResult(mode="frozen", n_train_crops=n_crops, outcome=outcome,
                                       findings=gated(run, _findings(outcome)))
 
-    return cached(run, "manipulation_head", key, compute, ManipulationHeadResult)
+    return cached(run, "manipulation_head", compute, ManipulationHeadResult)
 
 
 def majority_family(outcome: Outcome) -> str:

@@ -11,6 +11,7 @@ from ..outcomes import Outcome
 from ..stats import Estimate, paired_difference
 from .baseline import baseline
 from .core import Run, cached
+from .inputs import stage
 from .inference import inference
 from .questions import Finding, finding, gated, switched_on
 from .robustness import robustness
@@ -77,14 +78,15 @@ def _variants(run: Run) -> dict[str, Outcome]:
     return found
 
 
+@stage(fields=("open_questions",), needs=("inference", "robustness", "train_size", "architectures", "baseline"),
+       chapters=("09_open_questions",))
 def metric(run: Run) -> MetricResult | None:
     """Chapter 14's stage (cached; None when switched off). Reads the other chapters' outcomes."""
     if not switched_on(run, "metric"):
         return None
-    variants = _variants(run)
-    key = {"variants": {label: o.predictions for label, o in variants.items()}}
 
     def compute():
+        variants = _variants(run)
         rows = [MetricRow(variant=label, values=metric_values(outcome)) for label, outcome in variants.items()]
         agreement, top = {}, {}
         weighted = [r.values["weighted"].value for r in rows]
@@ -101,4 +103,4 @@ def metric(run: Run) -> MetricResult | None:
         findings = [weighting_finding(next(iter(variants.values())))]
         return MetricResult(rows=rows, rank_agreement=agreement, top=top, findings=gated(run, findings))
 
-    return cached(run, "metric", key, compute, MetricResult)
+    return cached(run, "metric", compute, MetricResult)

@@ -11,9 +11,10 @@ from ..infer import predict_records
 from ..openset import auroc, false_attribution, false_rejection, max_probability, threshold_at
 from ..rundata import zoo_root
 from ..stats import Estimate
-from .core import Run, cached, model_key
+from .core import STUDY, Run, cached
+from .inputs import stage
 from .questions import Finding, finding, gated, switched_on
-from .training import main_configs, main_models
+from .training import main_models
 
 UNKNOWN_ZOO_SEED_OFFSET = 10007  # the unknown cameras come from another draw of the zoo's camera models
 
@@ -54,15 +55,14 @@ def _scores(models: dict, records, classes, tta, run, desc) -> np.ndarray:
     return max_probability(mean)
 
 
+@stage(fields=("open_questions", "layout", "open_set_cameras", "open_set_frames", "open_set_keep", *STUDY),
+       needs=("training",), chapters=("09_open_questions",))
 def open_set(run: Run) -> OpenSetResult | None:
     """Chapter 15's stage (cached; None when switched off, or for real photos: no unknown cameras to render)."""
     if not switched_on(run, "open_set") or run.settings.layout != "zoo":
         return None
     settings, data = run.settings, run.data
     seeds, tta = settings.study_seeds, settings.tta_config("study")
-    key = {"main": [model_key(c, run) for s, c in main_configs(run).items() if s in seeds], "tta": tta.to_dict(),
-           "cameras": settings.open_set_cameras, "frames": settings.open_set_frames, "keep": settings.open_set_keep,
-           "test": data.key(data.test)}
 
     def compute():
         models = main_models(run, seeds)
@@ -90,4 +90,4 @@ def open_set(run: Run) -> OpenSetResult | None:
                              known_scores=np.round(known_test, 5).tolist(), unknown_scores=np.round(unknown_test, 5).tolist(),
                              findings=gated(run, findings))
 
-    return cached(run, "open_set", key, compute, OpenSetResult)
+    return cached(run, "open_set", compute, OpenSetResult)

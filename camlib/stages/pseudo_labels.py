@@ -8,10 +8,10 @@ from ..infer import predict_records
 from ..outcomes import Outcome, difference, outcome_from_predictions
 from ..pseudolabel import confident_records, fine_tune
 from ..stats import Estimate
-from .core import Run, cached, model_key
+from .core import STUDY, Run, cached
+from .inputs import stage
 from .questions import Finding, finding, gated, switched_on
 from .study_models import main_as_study
-from .training import main_configs
 
 
 class PseudoLabelResult(BaseModel):
@@ -23,6 +23,8 @@ class PseudoLabelResult(BaseModel):
     findings: list[Finding]
 
 
+@stage(fields=("open_questions", "pseudo_label_threshold", "pseudo_label_epochs", *STUDY), needs=("study_main",),
+       chapters=("09_open_questions",))
 def pseudo_labels(run: Run) -> PseudoLabelResult | None:
     """Chapter 12's stage (cached; None when switched off)."""
     if not switched_on(run, "pseudo_labels"):
@@ -30,8 +32,6 @@ def pseudo_labels(run: Run) -> PseudoLabelResult | None:
     settings, data = run.settings, run.data
     seeds = settings.study_seeds
     tta = settings.tta_config("study")
-    key = {"main": [model_key(c, run) for s, c in main_configs(run).items() if s in seeds], "tta": tta.to_dict(),
-           "threshold": settings.pseudo_label_threshold, "epochs": settings.pseudo_label_epochs, "test": data.key(data.test)}
 
     def compute():
         before = main_as_study(run)
@@ -56,4 +56,4 @@ def pseudo_labels(run: Run) -> PseudoLabelResult | None:
         return PseudoLabelResult(threshold=settings.pseudo_label_threshold, selected=selected, label_accuracy=accuracy,
                                  before=before.outcome, after=after, findings=gated(run, findings))
 
-    return cached(run, "pseudo_labels", key, compute, PseudoLabelResult)
+    return cached(run, "pseudo_labels", compute, PseudoLabelResult)

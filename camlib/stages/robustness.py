@@ -7,7 +7,8 @@ from .. import studies
 from ..infer import predict_records
 from ..outcomes import Outcome, outcome_from_predictions
 from ..train import load_model
-from .core import ModelSummary, Run, cached, model_key
+from .core import TTA, ModelSummary, Run, cached
+from .inputs import stage
 from .training import main_configs, main_models, train_replicates
 
 WITH, WITHOUT = "with augmentation", "without augmentation"
@@ -75,6 +76,8 @@ def noaug_configs(run: Run) -> dict:
     return main_configs(run, augmented=False)
 
 
+@stage(fields=("robustness_images_per_class", "robustness_sweep", "robustness_tta_crops", "robustness_tta_transforms",
+               "test_center_crop", "layout", "study_replicates", *TTA), needs=("training",), chapters=("04_robustness",))
 def robustness(run: Run) -> RobustnessResult:
     """Chapter 4's stage: train the model without augmentation (every seed), score it like the main model,
     then score both on `robustness_images_per_class` unaltered images per camera after each manipulation."""
@@ -85,10 +88,6 @@ def robustness(run: Run) -> RobustnessResult:
     # Real full frames are manipulated as the challenge's 512 px centre crops were (a 2.5x resize of a whole
     # 24 MP photo would also not fit in memory); the zoo's test images are such crops already.
     center_crop = settings.test_center_crop or (0 if settings.layout == "zoo" else CHALLENGE_CROP)
-    key = {"main": [model_key(c, run) for c in main_configs(run).values()],
-           "noaug": [model_key(c, run) for c in noaug_configs(run).values()], "tta": tta.to_dict(),
-           "sweep_tta": sweep_tta.to_dict(), "sweeps": sweeps, "seeds": settings.study_seeds,
-           "test": data.key(data.test), "sweep_images": data.key(records), "center_crop": center_crop}
 
     def compute():
         summaries = train_replicates(run, "noaug", "no augmentation", noaug_configs(run))
@@ -113,4 +112,4 @@ def robustness(run: Run) -> RobustnessResult:
                                 trained_values=trained_values(settings),
                                 images_per_class=settings.robustness_images_per_class, sweep_seeds=seeds, points=points)
 
-    return cached(run, "robustness", key, compute, RobustnessResult)
+    return cached(run, "robustness", compute, RobustnessResult)

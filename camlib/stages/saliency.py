@@ -11,9 +11,10 @@ from ..explore import noise_residual
 from ..infer import prediction_row, read_test_image, to_tensor, view_probabilities
 from ..outcomes import Outcome, difference, outcome_from_predictions
 from ..saliency import flat_and_textured_boxes, gradient_saliency
-from .core import Run, cached, model_key
+from .core import Run, cached
+from .inputs import stage
 from .questions import Finding, finding, gated, switched_on
-from .training import main_configs, main_models
+from .training import main_models
 
 EXAMPLES = 4  # test crops shown with their saliency
 
@@ -39,6 +40,8 @@ def _normalised(values: np.ndarray) -> list:
     return np.round(values / max(values.max(), 1e-12), 3).tolist()
 
 
+@stage(fields=("open_questions", "saliency_crops", "study_replicates", "crop"), needs=("training",),
+       chapters=("09_open_questions",))
 def saliency(run: Run) -> SaliencyResult | None:
     """Chapter 13's stage (cached; None when switched off)."""
     if not switched_on(run, "saliency"):
@@ -46,8 +49,6 @@ def saliency(run: Run) -> SaliencyResult | None:
     settings, data = run.settings, run.data
     seeds, crop, n = settings.study_seeds, settings.crop, settings.saliency_crops
     records = data.test_unaltered
-    key = {"main": [model_key(c, run) for s, c in main_configs(run).items() if s in seeds], "n": n, "crop": crop,
-           "test": data.key(records)}
 
     def compute():
         models = main_models(run, seeds)
@@ -78,7 +79,7 @@ def saliency(run: Run) -> SaliencyResult | None:
         return SaliencyResult(crops_per_image=n, examples=examples, flat=outcomes["flat"], textured=outcomes["textured"],
                               findings=gated(run, findings))
 
-    return cached(run, "saliency", key, compute, SaliencyResult)
+    return cached(run, "saliency", compute, SaliencyResult)
 
 
 def _example(model, image: np.ndarray, camera: str, classes, crop: int) -> SaliencyExample:

@@ -7,8 +7,9 @@ from .. import studies
 from ..infer import predict_records
 from ..outcomes import Outcome, outcome_from_predictions
 from ..train import load_model
-from .core import ModelSummary, Run, cached, model_key
-from .training import main_configs, train_replicates
+from .core import STUDY, ModelSummary, Run, cached
+from .inputs import stage
+from .training import train_replicates
 
 
 class StudyVariant(BaseModel):
@@ -44,13 +45,11 @@ def _score(run: Run, label: str, checkpoints: dict, keep_probabilities: bool = F
     return outcome_from_predictions(label, data.classes, tables, keep_probabilities=keep_probabilities, root=data.root)
 
 
+@stage(fields=STUDY, needs=("training",), name="study_main")
 def main_as_study(run: Run) -> StudyVariant:
     """The main model's study seeds scored with the study TTA (the reference point of chapters 6 and 7)."""
     settings, data = run.settings, run.data
     seeds = settings.study_seeds
-    configs = {s: c for s, c in main_configs(run).items() if s in seeds}
-    key = {"models": [model_key(c, run) for c in configs.values()], "tta": settings.tta_config("study").to_dict(),
-           "test": data.key(data.test)}
 
     def compute():
         from .training import training
@@ -59,7 +58,7 @@ def main_as_study(run: Run) -> StudyVariant:
         return StudyVariant(label=label, arch=settings.arch, weights=settings.weights, images_per_class=None, is_main=True,
                             models=summaries, outcome=_score(run, label, {m.seed: m.checkpoint for m in summaries}, True))
 
-    return cached(run, "study_main", key, compute, StudyVariant)
+    return cached(run, "study_main", compute, StudyVariant)
 
 
 def _relabelled(variant: StudyVariant, label: str, **changes) -> StudyVariant:
@@ -85,16 +84,13 @@ def _study_configs(run: Run, **changes) -> dict:
     return {seed: settings.train_config(seed=seed, images_per_epoch=epoch_images, **changes) for seed in settings.study_seeds}
 
 
+@stage(fields=("train_sizes",), needs=("study_main",), chapters=("06_train_size",))
 def train_size(run: Run) -> StudyResult:
     """Chapter 6's stage: the recipe on the first n training images of each camera (same number of steps)."""
     settings, data = run.settings, run.data
     sizes = studies.subset_sizes(data.train, data.classes, settings.train_sizes)
     full = min(sum(r.camera == c for r in data.train) for c in data.classes)
     plan = {n: studies.per_class_subset(data.train, n) for n in sizes if n < full}
-    key = {"plan": {n: [model_key(c, run, records) for c in _study_configs(run).values()] for n, records in plan.items()},
-           "main": [model_key(c, run) for s, c in main_configs(run).items() if s in settings.study_seeds],
-           "tta": settings.tta_config("study").to_dict(),
-           "test": data.key(data.test)}
 
     def compute():
         variants = [_variant(run, f"size{n}", f"{n} images per camera", _study_configs(run), records, n)
@@ -104,17 +100,14 @@ def train_size(run: Run) -> StudyResult:
         return StudyResult(study_epochs=settings.epochs, seeds=settings.study_seeds,
                            tta_config=settings.tta_config("study").to_dict(), variants=variants)
 
-    return cached(run, "train_size", key, compute, StudyResult)
+    return cached(run, "train_size", compute, StudyResult)
 
 
+@stage(fields=("arch_study",), needs=("study_main",), chapters=("07_architectures",))
 def architectures(run: Run) -> StudyResult:
     """Chapter 7's stage: the recipe from ImageNet weights and from scratch, for each arch_study variant."""
     settings, data = run.settings, run.data
     others = settings.arch_variants()[1:]
-    key = {"variants": {v.name: [model_key(c, run) for c in _study_configs(run, **v.changes()).values()]
-                        for v in others},
-           "main": [model_key(c, run) for s, c in main_configs(run).items() if s in settings.study_seeds],
-           "tta": settings.tta_config("study").to_dict(), "test": data.key(data.test)}
 
     def compute():
         variants = [_relabelled(main_as_study(run), f"{settings.arch} ({_weights_label(settings.weights)}, main model)")]
@@ -126,9 +119,10 @@ def architectures(run: Run) -> StudyResult:
         return StudyResult(study_epochs=settings.epochs, seeds=settings.study_seeds,
                            tta_config=settings.tta_config("study").to_dict(), variants=variants)
 
-    return cached(run, "architectures", key, compute, StudyResult)
+    return cached(run, "architectures", compute, StudyResult)
 
 
+@stage(fields=("label_noise_levels", "seed"), needs=("study_main",), chapters=("06_train_size",))
 def label_noise(run: Run) -> StudyResult | None:
     """The label-noise study (chapter 6): the recipe with a share of training photos labelled as another camera,
     against the main model (0%), at the same number of steps; None when `label_noise_levels` is empty."""
@@ -136,9 +130,6 @@ def label_noise(run: Run) -> StudyResult | None:
     if not settings.label_noise_levels:
         return None
     plan = {level: studies.noisy_labels(data.train, data.classes, level, settings.seed) for level in settings.label_noise_levels}
-    key = {"plan": {level: [model_key(c, run, records) for c in _study_configs(run).values()] for level, records in plan.items()},
-           "main": [model_key(c, run) for s, c in main_configs(run).items() if s in settings.study_seeds],
-           "tta": settings.tta_config("study").to_dict(), "test": data.key(data.test)}
 
     def compute():
         variants = [_relabelled(main_as_study(run), "0% wrong labels (main model)", label_noise=0.0)]
@@ -148,12 +139,13 @@ def label_noise(run: Run) -> StudyResult | None:
         return StudyResult(study_epochs=settings.epochs, seeds=settings.study_seeds,
                            tta_config=settings.tta_config("study").to_dict(), variants=variants)
 
-    return cached(run, "label_noise", key, compute, StudyResult)
+    return cached(run, "label_noise", compute, StudyResult)
 
 
 OTHER_SCHEDULE = {"cosine_restarts": "one_cycle", "one_cycle": "cosine_restarts"}
 
 
+@stage(fields=("schedule_study", "schedule"), needs=("study_main",), chapters=("02_training",))
 def schedules(run: Run) -> StudyResult | None:
     """The schedule study (chapter 2): the recipe with cosine restarts and with one cycle, the same epochs and
     seeds; None when `schedule_study` is off or the main schedule has no counterpart."""
@@ -162,9 +154,6 @@ def schedules(run: Run) -> StudyResult | None:
     if not settings.schedule_study or other is None:
         return None
     configs = _study_configs(run, schedule=other)
-    key = {"other": [model_key(c, run) for c in configs.values()],
-           "main": [model_key(c, run) for s, c in main_configs(run).items() if s in settings.study_seeds],
-           "tta": settings.tta_config("study").to_dict(), "test": data.key(data.test)}
 
     def compute():
         main = _relabelled(main_as_study(run), f"{settings.schedule} (main model)", schedule=settings.schedule)
@@ -172,4 +161,4 @@ def schedules(run: Run) -> StudyResult | None:
         return StudyResult(study_epochs=settings.epochs, seeds=settings.study_seeds,
                            tta_config=settings.tta_config("study").to_dict(), variants=[main, variant])
 
-    return cached(run, "schedules", key, compute, StudyResult)
+    return cached(run, "schedules", compute, StudyResult)

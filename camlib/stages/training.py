@@ -6,7 +6,8 @@ from pydantic import BaseModel
 from ..metrics import majority_chance
 from ..train import load_model
 from ..parallel import train_many
-from .core import ModelSummary, Run, cached, model_job, model_key, summarise
+from .core import ModelSummary, Run, cached, model_job, summarise
+from .inputs import stage
 
 
 class TrainingResult(BaseModel):
@@ -36,11 +37,18 @@ def main_configs(run: Run, augmented: bool = True) -> dict:
     return {seed: run.settings.train_config(augmented=augmented, seed=seed) for seed in run.settings.seeds}
 
 
+# The main recipe: every setting a model of the run is trained with (the study models change one or two of them);
+# average_epochs too, as the number of epochs' weights each model keeps for the averaging chapter.
+RECIPE = ("arch", "weights", "seed", "replicates", "epochs", "batch_size", "crops_per_image", "lr", "schedule",
+          "cycle_epochs", "warmup_fraction", "images_per_epoch", "draws_per_camera", "average_last", "center_fraction", "crop_mean",
+          "balance_classes", "workers", "train_processes", "frame_cache_gib", "eval_every", "average_epochs")
+
+
+@stage(fields=RECIPE, needs=("augmentation",), chapters=("02_training",))
 def training(run: Run) -> TrainingResult:
     """Chapter 2's stage: the main model for every training seed (cached; resumes an interrupted training)."""
     configs = main_configs(run)
-    key = {"models": [model_key(c, run) for c in configs.values()]}
-    return cached(run, "training", key, lambda: TrainingResult(
+    return cached(run, "training", lambda: TrainingResult(
         models=train_replicates(run, "main", "main model", configs),
         augment=run.settings.augment_config().to_dict()), TrainingResult)
 
