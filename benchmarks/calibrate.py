@@ -44,7 +44,8 @@ def main() -> int:
     setup(0, args.threads or None)
     from camlib import infer
     from camlib.metrics import accuracy_metrics
-    from camlib.augment import NO_AUGMENTATION, AugmentConfig
+    from camlib.augment import AugmentConfig
+    from camlib.choices import NO_AUGMENTATION
     from camlib.datasets import class_names, read_kaggle
     from camlib.train import TrainConfig, train
     from camlib.zoo import build_zoo

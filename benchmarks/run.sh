@@ -20,6 +20,7 @@ bench() {  # bench SCRIPT [ARGS...]: figures to stdout, any other line to stderr
   if [[ $rc != 0 ]]; then echo "run.sh: $1 failed (exit $rc)" >&2; failed+=("$1"); fi
 }
 
+bench benchmarks/refusal_time.py
 [[ -f benchmarks/zoo_bench.py ]] && bench benchmarks/zoo_bench.py
 bench benchmarks/train_bench.py
 bench benchmarks/tta_bench.py

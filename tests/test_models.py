@@ -2,6 +2,7 @@
 import pytest
 import torch
 
+from camlib.choices import ARCHS
 from camlib.models import MODEL_REGISTRY, WeightsError, create_model, list_models, model_from_config
 
 SEED_ARCHS = ["densenet121", "densenet161", "densenet201", "resnet34", "resnet50", "dpn92", "se_resnext50_32x4d",
@@ -10,6 +11,7 @@ SEED_ARCHS = ["densenet121", "densenet161", "densenet201", "resnet34", "resnet50
 
 def test_registry_has_every_seed_architecture():
     assert set(SEED_ARCHS) <= set(list_models())
+    assert list_models() == list(ARCHS)  # the names settings checks without importing torch
 
 
 @pytest.mark.parametrize("arch", SEED_ARCHS)

@@ -2,6 +2,7 @@
 notebooks declaring exactly what their chapter uses."""
 import json
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -31,6 +32,14 @@ def test_each_bad_parameter_stops_with_one_line_and_status_2(name, value, words,
     status = validate.main(["-p", name, value])
     err = capsys.readouterr().err
     assert status == 2 and err.count("\n") == 1 and words in err and "Traceback" not in err, err
+
+
+def test_a_bad_parameter_is_refused_without_importing_torch():
+    """Checking parameters reads only the settings model and camlib.choices: no torch, albumentations or cv2."""
+    code = ("import sys; from camlib import validate; assert validate.main(['-p', 'epochs', 'banana']) == 2; "
+            "print(*[m for m in ('torch', 'albumentations', 'cv2') if m in sys.modules])")
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0 and result.stdout.strip() == "" and "epochs" in result.stderr, result
 
 
 def test_run_all_refuses_a_bad_parameter_before_any_notebook(tmp_path):
