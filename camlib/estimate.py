@@ -9,7 +9,8 @@ import torch
 from torch import nn
 
 from .models import create_model
-from .train import CropDataset, TrainConfig, epoch_draws
+from .studies import main_epoch_images
+from .train import CropDataset, TrainConfig
 
 
 def _seconds_per_draw(records, classes, config: TrainConfig, probes: int) -> float:
@@ -42,8 +43,7 @@ def _seconds_per_step(classes, config: TrainConfig, steps: int = 2) -> float:
 def training_minutes(records, classes, config: TrainConfig, probes: int = 2) -> float:
     """Minutes to train `config` on `records` here: every draw decoded (the frame cache only makes it faster)."""
     records = list(records)
-    images = max(1, round(len(records) * (1 - config.val_fraction)))
-    draws = epoch_draws(config, images, len(classes))
+    draws = main_epoch_images(records, config)
     steps = math.ceil(draws * config.crops_per_image / config.batch_size)
     per_epoch = draws * _seconds_per_draw(records, classes, config, probes) + steps * _seconds_per_step(classes, config)
     return config.epochs * per_epoch / 60
@@ -51,8 +51,7 @@ def training_minutes(records, classes, config: TrainConfig, probes: int = 2) -> 
 
 def describe_budget(records, classes, config: TrainConfig, models: int = 1) -> str:
     """One line: the epoch's draws and the estimated minutes of `models` models of this recipe."""
-    images = max(1, round(len(records) * (1 - config.val_fraction)))
-    draws = epoch_draws(config, images, len(classes))
+    draws = main_epoch_images(list(records), config)
     minutes = training_minutes(records, classes, config)
     many = f"; {models} such models: about {models * minutes:.1f} minutes" if models > 1 else ""
     return (f"training budget: {config.epochs} epochs of {draws} draws ({config.crops_per_image} crops each) for "

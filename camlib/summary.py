@@ -353,10 +353,12 @@ def collect(run: Run) -> Metrics:
     metrics.device_fold = fold.scores() if fold else None
     if fold and fold.probabilities is not None and len(fold.seeds) > 1:
         metrics.device_fold_ensemble = fold.ensemble().scores()
+    noaug = None
     if robust:
         from .stages.robustness import WITH
         noaug_flags = flags(robust.noaug_models)
-        metrics.noaug = robust.noaug.evidence(noaug_flags).scores()
+        noaug = robust.noaug.evidence(noaug_flags)
+        metrics.noaug = noaug.scores()
         metrics.robustness = [PointRow(family=p.family, value=p.value, variant=p.variant, accuracy=p.outcome.evidence(
             main_flags if p.variant == WITH else noaug_flags).accuracy()) for p in robust.points]
         metrics.robustness_inside_ranges = inside_range_rows(robust, main_flags)
@@ -371,7 +373,7 @@ def collect(run: Run) -> Metrics:
         metrics.baselines = [v.outcome.scores() for v in base.variants]
     if inferred:
         compared = [tta] + ([tta.ensemble()] if metrics.main_ensemble else [])
-        compared += [robust.noaug.evidence(flags(robust.noaug_models))] if robust else []
+        compared += [noaug] if noaug else []
         metrics.by_split = split_rows(data.camera_splits, compared + ([v.outcome for v in base.variants] if base else []))
     metrics.claims = all_claims(trained, inferred, robust, crops, sizes, archs, base, run.settings.profile,
                                 run.settings.tta_config("robustness").to_dict(), noise=noise, schedules=scheds, gap=gap)
