@@ -288,7 +288,7 @@ def _in_run(path: str, run_path) -> str:
         return Path(path).name
 
 
-def _study_rows(result) -> list[StudyRow]:
+def study_rows(result) -> list[StudyRow]:
     if result is None:
         return []
     return [StudyRow(label=v.label, arch=v.arch, weights=v.weights, images_per_class=v.images_per_class, is_main=v.is_main,
@@ -364,8 +364,8 @@ def collect(run: Run) -> Metrics:
         metrics.robustness_inside_ranges = inside_range_rows(robust, main_flags)
     if crops:
         metrics.crop_size = [CropRow(crop=p.crop, accuracy=p.outcome.evidence(main_flags).accuracy()) for p in crops.points]
-    metrics.train_size, metrics.architectures = _study_rows(sizes), _study_rows(archs)
-    metrics.label_noise, metrics.schedules = _study_rows(noise), _study_rows(scheds)
+    metrics.train_size, metrics.architectures = study_rows(sizes), study_rows(archs)
+    metrics.label_noise, metrics.schedules = study_rows(noise), study_rows(scheds)
     if gap:
         metrics.device_gap = DeviceGapRow(same_device=gap.same_device_accuracy(), other_device=gap.other_device_accuracy(),
                                           gap=gap.gap(), center_crop=gap.center_crop)
